@@ -1,0 +1,1 @@
+"""cpay: the command line (Typer) and, later, the dashboard (Textual) over PaymentsAPI."""

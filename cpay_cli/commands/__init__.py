@@ -1,0 +1,1 @@
+"""Commands grouped by noun. Each module imports the engine lazily, inside commands."""

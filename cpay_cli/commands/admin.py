@@ -1,0 +1,53 @@
+"""`cpay admin …`: operations that need the admin role (every one is audited)."""
+
+from __future__ import annotations
+
+import typer
+
+from cpay_cli.commands.common import (
+    OutputOption,
+    YesOption,
+    confirm,
+    mode_label,
+    new_payment_id,
+    session,
+)
+from cpay_cli.output import PAYMENT_COLUMNS, Format, emit_one, payment_row, say
+
+app = typer.Typer(help="Admin operations.", no_args_is_help=True)
+
+
+@app.command("mint")
+def mint(
+    ctx: typer.Context,
+    recipient: str = typer.Argument(..., help="@handle to credit."),
+    amount: str = typer.Argument(..., help="Decimal amount, e.g. 100.00."),
+    currency: str = typer.Argument(..., help="Must be DBL."),
+    memo: str = typer.Option("", "-m", "--memo"),
+    payment_id: str | None = typer.Option(None, "--id", help="Idempotency id (default: new UUID)."),
+    yes: bool = YesOption,
+    output: Format = OutputOption,
+) -> None:
+    """Mint Dabloons from the treasury to a user."""
+    from cpay_engine.domain.model import check_memo, parse_handle, parse_payment_id
+    from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
+
+    code = parse_currency(currency)
+    minor = parse_amount(amount, code)
+    to = parse_handle(recipient)
+    check_memo(memo)
+    pid = parse_payment_id(payment_id) if payment_id else new_payment_id()
+    s = session(ctx)
+    confirm(
+        [
+            f"Mint {format_amount(minor, code)} {code} from the treasury to @{to} "
+            f"as @{s.acting_handle()} ({mode_label(s)})",
+            f"  payment id {pid}",
+        ],
+        yes=yes,
+        action="minting",
+    )
+    result = s.api().mint(payment_id=pid, recipient=to, amount_minor=minor, currency=code, memo=memo)
+    if result.replayed:
+        say(f"mint {pid} was already made; showing the original result")
+    emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)

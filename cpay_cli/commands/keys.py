@@ -1,0 +1,76 @@
+"""`cpay key list|rotate|revoke`: the device keys of the acting user."""
+
+from __future__ import annotations
+
+import typer
+
+from cpay_cli.commands.common import OutputOption, YesOption, confirm, session
+from cpay_cli.output import Format, emit, emit_one, iso_time, say
+from cpay_cli.profiles import KeyRef
+
+app = typer.Typer(help="Your device keys.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_keys(ctx: typer.Context, output: Format = OutputOption) -> None:
+    """Your registered keys; the one this device signs with is marked."""
+    s = session(ctx)
+    api = s.api()
+    current = api.key_id
+    rows = [
+        {
+            "key_id": k.key_id,
+            "status": "revoked" if k.revoked else "active",
+            "created_at": iso_time(k.created_at_ms),
+            "revoked_at": iso_time(k.revoked_at_ms) if k.revoked else "",
+            "this_device": k.key_id == current,
+        }
+        for k in api.list_keys()
+    ]
+    emit(rows, output, [("key_id", "Key"), ("status", "Status"), ("created_at", "Created"),
+                        ("revoked_at", "Revoked"), ("this_device", "This device")])
+
+
+@app.command("rotate")
+def rotate(ctx: typer.Context, output: Format = OutputOption) -> None:
+    """Replace this device's key with a new one and revoke the old one."""
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.adapters.keystore import Backend
+
+    s = session(ctx)
+    profile = s.profile
+    handle = s.acting_handle()
+    old = profile.users[handle]
+    backend = Backend(old.keystore)
+    api = s.api()
+    new = SigningKey.generate()
+    new_name = s.key_name(profile.name, handle, new.key_id)
+    s.keystore.save(new_name, new, backend)
+    try:
+        result = api.rotate_key(new)
+    except BaseException:
+        s.keystore.delete(new_name, backend)
+        raise
+    profile.users[handle] = KeyRef(new.key_id, backend.value)
+    s.config.save()
+    s.keystore.delete(s.key_name(profile.name, handle, old.key_id), backend)
+    say(f"@{handle} now signs with {new.key_id}; {result.revoked_key_id} is revoked.")
+    row = {"key_id": result.new_key.key_id, "revoked_key_id": result.revoked_key_id}
+    emit_one(row, output, [("key_id", "New key"), ("revoked_key_id", "Revoked")])
+
+
+@app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    key_id: str = typer.Argument(..., help="The key to revoke (see `cpay key list`)."),
+    yes: bool = YesOption,
+    output: Format = OutputOption,
+) -> None:
+    """Revoke one of your keys (for example a lost device's). It cannot be undone."""
+    s = session(ctx)
+    api = s.api()
+    confirm([f"Revoke key {key_id} of @{s.acting_handle()}? This cannot be undone."],
+            yes=yes, action="revoking a key")
+    key = api.revoke_key(key_id)
+    row = {"key_id": key.key_id, "status": "revoked", "revoked_at": iso_time(key.revoked_at_ms)}
+    emit_one(row, output, [("key_id", "Key"), ("status", "Status"), ("revoked_at", "Revoked")])

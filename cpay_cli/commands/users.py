@@ -1,0 +1,50 @@
+"""`cpay user add`: an admin adds a local user whose device key lives on this device."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from cpay_cli.commands.common import OutputOption, session
+from cpay_cli.output import Format, emit_one, say
+from cpay_cli.profiles import KeyRef
+from cpay_engine.errors import FailedPrecondition
+
+app = typer.Typer(help="Users of this wallet (admin).", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    handle: str = typer.Argument(..., help="The new user's handle, e.g. @bob."),
+    role: str = typer.Option("user", "--role", help="user, admin or auditor."),
+    output: Format = OutputOption,
+) -> None:
+    """Add a user with a new device key on this device (use --as HANDLE to act as them)."""
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.adapters.keystore import choose_backend
+    from cpay_engine.domain.model import parse_handle, parse_role
+
+    s = session(ctx)
+    new_handle = parse_handle(handle)
+    new_role = parse_role(role)
+    profile = s.profile
+    if new_handle in profile.users:
+        raise FailedPrecondition(f"this device already holds a key for @{new_handle}")
+    api = s.api()
+    backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
+    key = SigningKey.generate()
+    name = s.key_name(profile.name, new_handle, key.key_id)
+    s.keystore.save(name, key, backend)
+    try:
+        user = api.create_user(handle=new_handle, role=new_role, public_key=key.public_key)
+    except BaseException:
+        s.keystore.delete(name, backend)
+        raise
+    profile.users[new_handle] = KeyRef(key.key_id, backend.value)
+    s.config.save()
+    say(f"Added @{user.handle} ({user.role.value}); act as them with `cpay --as {user.handle} …`")
+    row = {"handle": "@" + user.handle, "role": user.role.value, "user_id": user.user_id,
+           "key_id": user.key_id}
+    emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])

@@ -1,0 +1,302 @@
+"""Everyday commands: init, whoami, balance, pay, history, show, verify."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from cpay_cli.commands.common import (
+    OutputOption,
+    YesOption,
+    confirm,
+    mode_label,
+    new_payment_id,
+    session,
+)
+from cpay_cli.output import (
+    HISTORY_COLUMNS,
+    PAYMENT_COLUMNS,
+    Format,
+    emit,
+    emit_one,
+    history_row,
+    payment_row,
+    say,
+)
+from cpay_cli.profiles import KeyRef, Profile
+from cpay_engine.errors import AlreadyInitialized, FailedPrecondition, InvalidInput
+
+if TYPE_CHECKING:
+    from cpay_cli.session import Session
+
+
+def default_handle() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = ""
+    name = re.sub(r"[^a-z0-9_]", "", name.lower())
+    if not name or not name[0].isalpha() or len(name) < 2 or name == "root":
+        return "me"
+    return name[:32]
+
+
+def create_local_wallet(s: Session, handle_text: str | None) -> Profile:
+    """Keys first (read back), then the database, then the profile; undo all on failure."""
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.adapters.keystore import choose_backend
+    from cpay_engine.bootstrap import initialize_local
+    from cpay_engine.domain.model import parse_handle
+
+    name = s.chosen_profile_name()
+    handle = parse_handle(handle_text or default_handle())
+    if name in s.config.profiles:
+        raise AlreadyInitialized(
+            f"profile '{name}' already exists ({s.config.profiles[name].db}): "
+            f"use --profile NAME for another wallet"
+        )
+    db = s.home.wallet_db(name)
+    if db.exists():
+        raise AlreadyInitialized(
+            f"{db} already holds a wallet but no profile points to it: move it away first"
+        )
+    backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
+    device, engine = SigningKey.generate(), SigningKey.generate()
+    saved: list[str] = []
+    try:
+        engine_name = s.key_name(name, "engine", engine.key_id)
+        s.keystore.save(engine_name, engine, backend)
+        saved.append(engine_name)
+        device_name = s.key_name(name, handle, device.key_id)
+        s.keystore.save(device_name, device, backend)
+        saved.append(device_name)
+        initialize_local(db, handle, device, engine)
+        profile = Profile(
+            name=name,
+            mode="local",
+            db=str(db),
+            default_user=handle,
+            users={handle: KeyRef(device.key_id, backend.value)},
+            engine_key=KeyRef(engine.key_id, backend.value),
+        )
+        s.config.profiles[name] = profile
+        if s.config.current not in s.config.profiles:
+            s.config.current = name
+        s.config.save()
+    except BaseException:
+        for key_name in saved:
+            s.keystore.delete(key_name, backend)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        raise
+    return profile
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(
+        ctx: typer.Context,
+        handle: str | None = typer.Option(None, "--handle", help="Your handle (default: login)."),
+        output: Format = OutputOption,
+    ) -> None:
+        """Create the local wallet; its first user is an admin."""
+        s = session(ctx)
+        profile = create_local_wallet(s, handle)
+        ref = profile.users[profile.default_user]
+        say(
+            f"Created wallet '{profile.name}' at {profile.db} for @{profile.default_user} (admin); "
+            f"device key {ref.key_id} in the {ref.keystore} key store."
+        )
+        row = {
+            "profile": profile.name,
+            "handle": profile.default_user,
+            "role": "admin",
+            "key_id": ref.key_id,
+            "keystore": ref.keystore,
+            "db": profile.db,
+        }
+        emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])
+
+    @app.command()
+    def whoami(ctx: typer.Context, output: Format = OutputOption) -> None:
+        """Who this device signs as, with which key, on which profile."""
+        s = session(ctx)
+        account = s.api().account()
+        row = {
+            "handle": "@" + account.handle,
+            "role": account.role.value,
+            "user_id": account.user_id,
+            "key_id": account.key_id,
+            "profile": s.profile.name,
+            "mode": s.profile.mode,
+        }
+        emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])
+
+    @app.command()
+    def balance(
+        ctx: typer.Context,
+        currency: str | None = typer.Argument(None, help="Only this currency."),
+        output: Format = OutputOption,
+    ) -> None:
+        """Balances per currency."""
+        from cpay_engine.domain.money import format_amount, parse_currency
+
+        wanted = parse_currency(currency) if currency else ""
+        rows = [
+            {
+                "currency": b.currency,
+                "available": format_amount(b.available_minor, b.currency),
+                "pending": format_amount(b.pending_minor, b.currency),
+            }
+            for b in session(ctx).api().balances(wanted)
+        ]
+        emit(rows, output, [("currency", "Currency"), ("available", "Available"), ("pending", "Pending")])
+
+    @app.command()
+    def pay(
+        ctx: typer.Context,
+        recipient: str = typer.Argument(..., help="@handle or handle."),
+        amount: str = typer.Argument(..., help="Decimal amount, e.g. 12.50."),
+        currency: str = typer.Argument(..., help="Currency code, e.g. DBL."),
+        memo: str = typer.Option("", "-m", "--memo", help="A note the recipient sees."),
+        payment_id: str | None = typer.Option(
+            None, "--id", help="Idempotency id; re-use it to retry safely (default: a new UUID)."
+        ),
+        yes: bool = YesOption,
+        output: Format = OutputOption,
+    ) -> None:
+        """Pay someone. Shows a preview and asks first."""
+        from cpay_engine.domain.model import check_memo, parse_handle, parse_payment_id
+        from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
+
+        code = parse_currency(currency)
+        minor = parse_amount(amount, code)
+        to = parse_handle(recipient)
+        check_memo(memo)
+        pid = parse_payment_id(payment_id) if payment_id else new_payment_id()
+        s = session(ctx)
+        me = s.acting_handle()
+        preview = [
+            f"Pay {format_amount(minor, code)} {code} from @{me} to @{to} ({mode_label(s)})",
+            f"  payment id {pid}" + (f"; memo: {memo!r}" if memo else ""),
+        ]
+        confirm(preview, yes=yes, action="a payment")
+        result = s.api().pay(
+            payment_id=pid, recipient=to, amount_minor=minor, currency=code, memo=memo
+        )
+        if result.replayed:
+            say(f"payment {pid} was already made; showing the original result")
+        emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)
+
+    @app.command()
+    def history(
+        ctx: typer.Context,
+        limit: int = typer.Option(50, "--limit", "-n", help="How many transactions (newest first)."),
+        since: str | None = typer.Option(None, "--since", help="Date, ISO time or age (7d, 24h)."),
+        query: str = typer.Option("", "--query", "-q", help="Filter, e.g. '@bob status:failed rent'."),
+        output: Format = OutputOption,
+    ) -> None:
+        """Your transactions, newest first."""
+        import dataclasses
+
+        from cpay_engine.domain.query import parse_query, parse_when
+        from cpay_engine.service.engine import wall_clock_ms
+
+        if limit < 1:
+            raise InvalidInput("--limit must be at least 1")
+        now = wall_clock_ms()
+        f = parse_query(query, now)
+        if since:
+            f = dataclasses.replace(f, since_ms=parse_when(since, now))
+        api = session(ctx).api()
+        rows: list[dict[str, Any]] = []
+        cursor = ""
+        while len(rows) < limit:
+            page = api.history(limit=min(500, limit - len(rows)), before_cursor=cursor, filter=f)
+            rows.extend(history_row(t) for t in page.transactions)
+            cursor = page.next_cursor
+            if not cursor:
+                break
+        emit(rows, output, HISTORY_COLUMNS)
+
+    @app.command()
+    def show(
+        ctx: typer.Context,
+        tx_id: str = typer.Argument(..., help="Transaction (payment) id."),
+        output: Format = OutputOption,
+    ) -> None:
+        """One transaction: postings, receipt, and whether the receipt verifies."""
+        from cpay_engine.client import receipt_verifies
+        from cpay_engine.domain.money import format_amount
+
+        api = session(ctx).api()
+        tx = api.transaction(tx_id)
+        verified = receipt_verifies(tx, api.account().engine_keys)
+        row = payment_row(tx, False)
+        row.pop("replayed")
+        row["direction"] = tx.direction.value
+        if tx.failure_message:
+            row["failure"] = tx.failure_message
+        row["receipt"] = (
+            "none" if tx.receipt is None else ("signature verified" if verified else "NOT verified")
+        )
+        if output in (Format.JSON, Format.NDJSON):
+            import base64
+
+            row["postings"] = [
+                {"account": p.account, "amount": format_amount(p.amount_minor, p.currency),
+                 "currency": p.currency}
+                for p in tx.postings
+            ]
+            row["receipt"] = None
+            if tx.receipt is not None:
+                row["receipt"] = {
+                    "key_id": tx.receipt.key_id,
+                    "payload": tx.receipt.payload.decode("utf-8"),
+                    "signature": base64.b64encode(tx.receipt.signature).decode(),
+                    "verified": verified,
+                }
+            emit_one(row, output, [(k, k) for k in row])
+            return
+        columns = [(k, k.replace("_", " ").title()) for k in row]
+        emit_one(row, output, columns)
+        if tx.postings and output is Format.TABLE:
+            print()
+            emit(
+                [
+                    {"account": p.account, "amount": format_amount(p.amount_minor, p.currency),
+                     "currency": p.currency}
+                    for p in tx.postings
+                ],
+                output,
+                [("account", "Account"), ("amount", "Amount"), ("currency", "Currency")],
+            )
+
+    @app.command()
+    def verify(ctx: typer.Context, output: Format = OutputOption) -> None:
+        """Check the ledger: balances re-derive from postings, receipts verify, audit chain holds."""
+        report = session(ctx).api().verify_ledger()
+        row = {
+            "ok": report.ok,
+            "scope": report.scope,
+            "transactions_checked": report.transactions_checked,
+            "accounts_checked": report.accounts_checked,
+            "receipts_checked": report.receipts_checked,
+            "audit_entries_checked": report.audit_entries_checked,
+            "problems": list(report.problems),
+        }
+        if output is Format.TABLE:
+            emit_one({**row, "problems": len(report.problems)}, output,
+                     [(k, k.replace("_", " ").title()) for k in row])
+            for problem in report.problems:
+                say(f"problem: {problem}")
+        else:
+            emit_one(row, output, [(k, k) for k in row])
+        if not report.ok:
+            raise FailedPrecondition(f"the ledger has {len(report.problems)} problem(s); see above")
+

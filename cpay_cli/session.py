@@ -1,0 +1,145 @@
+"""One CLI invocation's view of the world: home, profile, acting user, keys, engine.
+
+Everything is opened lazily, so `cpay --help` touches no file and imports no engine.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cpay_cli.paths import Home
+from cpay_cli.profiles import DEFAULT_PROFILE, Config, Profile, check_profile_name
+from cpay_engine.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.adapters.keystore import KeyStore
+    from cpay_engine.api import PaymentsAPI
+
+PASSPHRASE_HELP = (
+    "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
+    "or run in a terminal to be asked"
+)
+
+
+class Passphrase:
+    """Environment, then a file, then a prompt on a TTY; asked once per invocation."""
+
+    def __init__(self) -> None:
+        self._cached: str | None = None
+
+    def __call__(self, confirm: bool) -> str:
+        if self._cached is not None:
+            return self._cached
+        value = os.environ.get("CPAY_KEY_PASSPHRASE")
+        path = os.environ.get("CPAY_KEY_PASSPHRASE_FILE")
+        if not value and path:
+            try:
+                value = Path(path).read_text().rstrip("\r\n")
+            except OSError as exc:
+                raise Unauthenticated(f"cannot read CPAY_KEY_PASSPHRASE_FILE ({exc})") from None
+        if not value:
+            value = self._prompt(confirm)
+        self._cached = value
+        return value
+
+    @staticmethod
+    def _prompt(confirm: bool) -> str:
+        if not sys.stdin.isatty():
+            raise Unauthenticated(
+                "the device key is in an encrypted key file and no passphrase is available: "
+                + PASSPHRASE_HELP
+            )
+        if not confirm:
+            return getpass.getpass("Passphrase for the CPay key file: ")
+        first = getpass.getpass("Choose a passphrase for the CPay key file: ")
+        if not first:
+            raise Unauthenticated("an empty passphrase cannot protect a key file")
+        if getpass.getpass("Repeat it: ") != first:
+            raise Unauthenticated("the passphrases did not match; nothing was saved")
+        return first
+
+
+@dataclass
+class Session:
+    profile_name: str | None = None
+    as_handle: str | None = None
+    debug: bool = False
+    home: Home = field(default_factory=Home.from_env)
+    _config: Config | None = None
+    _keystore: KeyStore | None = None
+    _api: PaymentsAPI | None = None
+    passphrase: Passphrase = field(default_factory=Passphrase)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config.load(self.home.config_file)
+        return self._config
+
+    def chosen_profile_name(self) -> str:
+        name = self.profile_name or os.environ.get("CPAY_PROFILE") or self.config.current
+        return check_profile_name(name or DEFAULT_PROFILE)
+
+    @property
+    def profile(self) -> Profile:
+        return self.config.get(self.chosen_profile_name())
+
+    @property
+    def keystore(self) -> KeyStore:
+        if self._keystore is None:
+            from cpay_engine.adapters.keystore import KeyStore
+
+            self._keystore = KeyStore(self.home.keys, self.passphrase)
+        return self._keystore
+
+    @staticmethod
+    def key_name(profile: str, owner: str, key_id: str) -> str:
+        return f"{profile}/{owner}/{key_id}"
+
+    def acting_handle(self) -> str:
+        profile = self.profile
+        handle = (self.as_handle or profile.default_user).removeprefix("@").lower()
+        if handle not in profile.users:
+            known = ", ".join(f"@{h}" for h in sorted(profile.users)) or "none"
+            raise Unauthenticated(
+                f"no device key for @{handle} in profile '{profile.name}' (keys here: {known})"
+            )
+        return handle
+
+    def device_key(self, handle: str | None = None) -> SigningKey:
+        from cpay_engine.adapters.keystore import Backend
+
+        profile = self.profile
+        handle = handle or self.acting_handle()
+        ref = profile.users[handle]
+        name = self.key_name(profile.name, handle, ref.key_id)
+        return self.keystore.load(name, ref.key_id, Backend(ref.keystore))
+
+    def engine_key(self) -> SigningKey:
+        from cpay_engine.adapters.keystore import Backend
+
+        profile = self.profile
+        if profile.engine_key is None:
+            raise Unauthenticated(f"profile '{profile.name}' has no engine key to sign receipts")
+        ref = profile.engine_key
+        name = self.key_name(profile.name, "engine", ref.key_id)
+        return self.keystore.load(name, ref.key_id, Backend(ref.keystore))
+
+    def api(self) -> PaymentsAPI:
+        if self._api is None:
+            from cpay_engine.bootstrap import open_local
+
+            profile = self.profile
+            self._api = open_local(Path(profile.db), self.device_key(), receipt_key=self.engine_key)
+        return self._api
+
+    def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None

@@ -1,0 +1,1 @@
+"""Adapters: storage, key storage, cryptography. The only place that touches I/O libraries."""

@@ -1,0 +1,198 @@
+"""Private keys at rest: the OS keyring, or an encrypted key file where none works.
+
+Never plaintext and never silently: the backend is chosen when a key is saved
+(and recorded by the caller), the key is read back after saving, and a key that
+cannot be reached raises Unauthenticated with what to do. Passphrases come from a
+callable the front end provides (environment, file or prompt), never from argv.
+
+Key file format (JSON, mode 0600): scrypt(n=2^14, r=8, p=1) derives a 256-bit key
+that AES-256-GCM uses to seal the 32-byte Ed25519 seed; the key id is the AAD.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from cpay_engine.adapters.crypto import SigningKey
+from cpay_engine.errors import InternalError, Unauthenticated
+
+KEYRING_SERVICE = "cpay"
+FILE_FORMAT = "cpay-key-v1"
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+# (confirm) -> passphrase. `confirm` is True when a new key file is being created.
+PassphraseSource = Callable[[bool], str]
+
+
+class Backend(StrEnum):
+    KEYRING = "keyring"
+    FILE = "file"
+
+
+def keyring_usable() -> bool:
+    """True when the OS keyring has a real backend (not the 'fail' or null one)."""
+    try:
+        import keyring  # ~170 ms: only when choosing or using this backend
+        from keyring.backends import fail
+    except ImportError:
+        return False
+    kr = keyring.get_keyring()
+    if isinstance(kr, fail.Keyring):
+        return False
+    priority: float = getattr(kr, "priority", 0)
+    return priority > 0
+
+
+def choose_backend(preference: str | None) -> Backend:
+    """`preference` comes from CPAY_KEYSTORE: 'keyring', 'file' or unset (auto)."""
+    if preference:
+        try:
+            return Backend(preference)
+        except ValueError:
+            raise Unauthenticated(
+                f"CPAY_KEYSTORE='{preference}' is not a key store: use 'keyring' or 'file'"
+            ) from None
+    return Backend.KEYRING if keyring_usable() else Backend.FILE
+
+
+class KeyStore:
+    def __init__(self, key_dir: Path, passphrase: PassphraseSource) -> None:
+        self._dir = key_dir
+        self._passphrase = passphrase
+
+    def save(self, name: str, key: SigningKey, backend: Backend) -> None:
+        if backend is Backend.KEYRING:
+            self._save_keyring(name, key)
+        else:
+            self._save_file(name, key)
+        loaded = self.load(name, key.key_id, backend)
+        if loaded.public_key != key.public_key:
+            raise InternalError(f"key {key.key_id} did not read back from the {backend} key store")
+
+    def load(self, name: str, key_id: str, backend: Backend) -> SigningKey:
+        key = self._load_keyring(name) if backend is Backend.KEYRING else self._load_file(name)
+        if key.key_id != key_id:
+            raise Unauthenticated(
+                f"the {backend} key store holds a different key for {name} "
+                f"(expected {key_id}, found {key.key_id})"
+            )
+        return key
+
+    def delete(self, name: str, backend: Backend) -> None:
+        if backend is Backend.KEYRING:
+            import keyring
+            from keyring.errors import PasswordDeleteError
+
+            with contextlib.suppress(PasswordDeleteError):
+                keyring.delete_password(KEYRING_SERVICE, name)
+        else:
+            self.path_for(name).unlink(missing_ok=True)
+
+    def path_for(self, name: str) -> Path:
+        safe = name.replace("/", "__").replace(":", "_")
+        return self._dir / f"{safe}.key"
+
+    # --- keyring -----------------------------------------------------------------------
+
+    def _save_keyring(self, name: str, key: SigningKey) -> None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            keyring.set_password(KEYRING_SERVICE, name, base64.b64encode(key.seed()).decode())
+        except KeyringError as exc:
+            raise Unauthenticated(
+                f"the OS keyring refused to store the key ({exc}); "
+                f"set CPAY_KEYSTORE=file to use an encrypted key file instead"
+            ) from None
+
+    def _load_keyring(self, name: str) -> SigningKey:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            secret = keyring.get_password(KEYRING_SERVICE, name)
+        except KeyringError as exc:
+            raise Unauthenticated(f"the OS keyring could not be read ({exc})") from None
+        if secret is None:
+            raise Unauthenticated(
+                f"no key for {name} in the OS keyring: restore it, or register a new device key"
+            )
+        return SigningKey.from_seed(base64.b64decode(secret))
+
+    # --- encrypted file ----------------------------------------------------------------
+
+    def _save_file(self, name: str, key: SigningKey) -> None:
+        passphrase = self._passphrase(True)
+        if not passphrase:
+            raise Unauthenticated("an empty passphrase cannot protect a key file")
+        salt, nonce = os.urandom(16), os.urandom(12)
+        sealed = AESGCM(_derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(
+            nonce, key.seed(), key.key_id.encode()
+        )
+        doc = {
+            "format": FILE_FORMAT,
+            "key_id": key.key_id,
+            "public_key": _b64(key.public_key),
+            "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)},
+            "cipher": {"name": "aes-256-gcm", "nonce": _b64(nonce)},
+            "ciphertext": _b64(sealed),
+        }
+        path = self.path_for(name)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def _load_file(self, name: str) -> SigningKey:
+        path = self.path_for(name)
+        try:
+            doc: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise Unauthenticated(
+                f"no key file for {name} at {path}: restore it, or register a new device key"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise Unauthenticated(f"the key file {path} cannot be read ({exc})") from None
+        if doc.get("format") != FILE_FORMAT:
+            raise Unauthenticated(f"{path} is not a CPay key file")
+        kdf, cipher = doc["kdf"], doc["cipher"]
+        passphrase = self._passphrase(False)
+        try:
+            seed = AESGCM(
+                _derive(passphrase, _unb64(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
+            ).decrypt(_unb64(cipher["nonce"]), _unb64(doc["ciphertext"]), doc["key_id"].encode())
+        except InvalidTag:
+            raise Unauthenticated(
+                f"wrong passphrase for the key file {path}: check CPAY_KEY_PASSPHRASE "
+                f"(or CPAY_KEY_PASSPHRASE_FILE)"
+            ) from None
+        return SigningKey.from_seed(seed)
+
+
+def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(passphrase.encode("utf-8"))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text)

@@ -1,0 +1,1 @@
+"""Versioned schema migrations, one folder per backend, files NNNN_name.sql."""

@@ -1,0 +1,116 @@
+-- The Dabloon ledger: users, device keys, accounts, transactions, postings,
+-- receipts, request nonces and the hash-chained audit log.
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    handle        TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL CHECK (role IN ('user', 'admin', 'auditor')),
+    created_at_ms INTEGER NOT NULL
+);
+
+CREATE TABLE device_keys (
+    key_id        TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (id),
+    public_key    BLOB NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER
+);
+CREATE INDEX device_keys_user ON device_keys (user_id);
+
+CREATE TABLE engine_keys (
+    key_id        TEXT PRIMARY KEY,
+    public_key    BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+
+-- Users' accounts can never go negative; only flagged system accounts may.
+CREATE TABLE accounts (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    user_id         TEXT REFERENCES users (id),
+    currency        TEXT NOT NULL,
+    may_go_negative INTEGER NOT NULL DEFAULT 0,
+    balance_minor   INTEGER NOT NULL DEFAULT 0,
+    CHECK (may_go_negative = 1 OR balance_minor >= 0)
+);
+CREATE UNIQUE INDEX accounts_user_currency ON accounts (user_id, currency) WHERE user_id IS NOT NULL;
+
+CREATE TABLE transactions (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('payment', 'mint')),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed', 'unknown')),
+    created_at_ms   INTEGER NOT NULL,
+    initiator_id    TEXT NOT NULL REFERENCES users (id),
+    from_user_id    TEXT REFERENCES users (id),
+    to_user_id      TEXT REFERENCES users (id),
+    from_handle     TEXT NOT NULL,
+    to_handle       TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor > 0),
+    currency        TEXT NOT NULL,
+    memo            TEXT NOT NULL DEFAULT '',
+    failure_code    TEXT NOT NULL DEFAULT '',
+    failure_message TEXT NOT NULL DEFAULT ''
+);
+
+-- One row per user who sees a transaction in their history (keyset paging by seq).
+CREATE TABLE tx_parties (
+    user_id   TEXT NOT NULL,
+    seq       INTEGER NOT NULL REFERENCES transactions (seq),
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    PRIMARY KEY (user_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE postings (
+    id           INTEGER PRIMARY KEY,
+    seq          INTEGER NOT NULL REFERENCES transactions (seq),
+    account_id   INTEGER NOT NULL REFERENCES accounts (id),
+    amount_minor INTEGER NOT NULL CHECK (amount_minor <> 0),
+    currency     TEXT NOT NULL
+);
+CREATE INDEX postings_seq ON postings (seq);
+CREATE INDEX postings_account ON postings (account_id, seq);
+
+CREATE TABLE receipts (
+    seq       INTEGER PRIMARY KEY REFERENCES transactions (seq),
+    key_id    TEXT NOT NULL,
+    payload   BLOB NOT NULL,
+    signature BLOB NOT NULL
+);
+
+CREATE TABLE nonces (
+    key_id        TEXT NOT NULL,
+    nonce         BLOB NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+) WITHOUT ROWID;
+CREATE INDEX nonces_expiry ON nonces (expires_at_ms);
+
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    details   TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL UNIQUE
+);
+
+-- History is immutable: corrections are new, linked transactions.
+CREATE TRIGGER postings_no_update BEFORE UPDATE ON postings
+BEGIN SELECT RAISE(ABORT, 'postings are immutable'); END;
+CREATE TRIGGER postings_no_delete BEFORE DELETE ON postings
+BEGIN SELECT RAISE(ABORT, 'postings are immutable'); END;
+CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
+CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;

@@ -1,0 +1,275 @@
+"""SignedClient: the PaymentsAPI implementation every front end uses.
+
+It serializes each request body, signs it with the device key (docs/protocol.md)
+and hands the envelope to a Transport: in-process (LocalEngine) or gRPC
+(RemoteEngine). Answers come back as protobuf and are turned into api dataclasses
+here, once, so both transports give the same objects.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from google.protobuf.message import Message
+
+from cpay_engine.adapters.crypto import SigningKey, verify_signature
+from cpay_engine.api import (
+    AccountView,
+    BalanceView,
+    EngineKeyView,
+    HistoryPage,
+    KeyView,
+    PaymentResult,
+    PostingView,
+    ReceiptView,
+    RotationResult,
+    TransactionView,
+    UserView,
+    VerifyReport,
+)
+from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.domain.receipts import receipt_mismatches
+from cpay_engine.domain.signing import key_proof_input, receipt_input, signing_input
+from cpay_engine.service.engine import Engine, method_name
+from cpay_engine.service.views import (
+    DIRECTION_TO_PB,
+    PB_TO_DIRECTION,
+    PB_TO_KIND,
+    PB_TO_ROLE,
+    PB_TO_STATUS,
+    ROLE_TO_PB,
+    STATUS_TO_PB,
+)
+from cpay_engine.wire import cpay_pb2 as pb
+
+R = TypeVar("R", bound=Message)
+
+
+class Transport(Protocol):
+    def call(self, method: str, request: Message, response_type: type[R]) -> R: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessTransport:
+    """Hands envelopes straight to an Engine in this process (local mode)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def call(self, method: str, request: Message, response_type: type[R]) -> R:
+        response = self.engine.dispatch(method, request)
+        assert isinstance(response, response_type)
+        return response
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def _ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SignedClient:
+    def __init__(
+        self, transport: Transport, key: SigningKey, *, clock: Callable[[], int] = _ms
+    ) -> None:
+        self.transport = transport
+        self._key = key
+        self._clock = clock
+
+    @property
+    def key_id(self) -> str:
+        return self._key.key_id
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _call(self, rpc: str, request_type: type[Message], body: Message, response_type: type[R]) -> R:
+        method = method_name(rpc)
+        raw = body.SerializeToString()
+        timestamp, nonce = self._clock(), os.urandom(16)
+        signature = self._key.sign(signing_input(method, self._key.key_id, timestamp, nonce, raw))
+        signed = pb.SignedRequest(
+            body=raw, key_id=self._key.key_id, timestamp_ms=timestamp, nonce=nonce, signature=signature
+        )
+        request: Any = request_type(signed=signed)
+        return self.transport.call(method, request, response_type)
+
+    # --- PaymentsAPI ---------------------------------------------------------------------
+
+    def account(self) -> AccountView:
+        r = self._call("GetAccount", pb.GetAccountRequest, pb.GetAccountRequest.Body(), pb.GetAccountResponse)
+        return AccountView(
+            user_id=r.user_id,
+            handle=r.handle,
+            role=PB_TO_ROLE.get(r.role, Role.USER),
+            key_id=r.key_id,
+            engine_keys=tuple(EngineKeyView(k.key_id, k.public_key) for k in r.engine_keys),
+        )
+
+    def balances(self, currency: str = "") -> list[BalanceView]:
+        body = pb.GetBalancesRequest.Body(currency=currency)
+        r = self._call("GetBalances", pb.GetBalancesRequest, body, pb.GetBalancesResponse)
+        return [BalanceView(b.currency, b.available_minor, b.pending_minor) for b in r.balances]
+
+    def pay(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult:
+        body = pb.PaymentRequest.Body(
+            payment_id=payment_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            memo=memo,
+        )
+        r = self._call("ProcessPayment", pb.PaymentRequest, body, pb.PaymentResponse)
+        return PaymentResult(transaction_view(r.transaction), r.replayed)
+
+    def mint(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult:
+        body = pb.MintDabloonsRequest.Body(
+            payment_id=payment_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            memo=memo,
+        )
+        r = self._call("MintDabloons", pb.MintDabloonsRequest, body, pb.MintDabloonsResponse)
+        return PaymentResult(transaction_view(r.transaction), r.replayed)
+
+    def history(
+        self,
+        *,
+        limit: int = 50,
+        before_cursor: str = "",
+        after_cursor: str = "",
+        filter: HistoryFilter | None = None,  # noqa: A002 - mirrors the protocol field
+    ) -> HistoryPage:
+        body = pb.TransactionHistoryRequest.Body(
+            limit=limit, before_cursor=before_cursor, after_cursor=after_cursor
+        )
+        if filter is not None:
+            body.filter.CopyFrom(filter_pb(filter))
+        r = self._call(
+            "GetTransactionHistory", pb.TransactionHistoryRequest, body, pb.TransactionHistoryResponse
+        )
+        return HistoryPage(
+            tuple(transaction_view(t) for t in r.transactions), r.next_cursor, r.sync_cursor
+        )
+
+    def transaction(self, tx_id: str) -> TransactionView:
+        body = pb.GetTransactionRequest.Body(id=tx_id)
+        r = self._call("GetTransaction", pb.GetTransactionRequest, body, pb.GetTransactionResponse)
+        return transaction_view(r.transaction)
+
+    def create_user(self, *, handle: str, role: Role, public_key: bytes) -> UserView:
+        body = pb.CreateUserRequest.Body(handle=handle, role=ROLE_TO_PB[role], public_key=public_key)
+        r = self._call("CreateUser", pb.CreateUserRequest, body, pb.CreateUserResponse)
+        return UserView(r.user_id, r.handle, PB_TO_ROLE.get(r.role, Role.USER), r.key_id)
+
+    def list_keys(self) -> list[KeyView]:
+        r = self._call("ListKeys", pb.ListKeysRequest, pb.ListKeysRequest.Body(), pb.ListKeysResponse)
+        return [key_view(k) for k in r.keys]
+
+    def rotate_key(self, new_key: SigningKey) -> RotationResult:
+        proof = new_key.sign(key_proof_input(self._key.key_id, new_key.key_id))
+        body = pb.RotateKeyRequest.Body(new_public_key=new_key.public_key, new_key_proof=proof)
+        r = self._call("RotateKey", pb.RotateKeyRequest, body, pb.RotateKeyResponse)
+        self._key = new_key
+        return RotationResult(key_view(r.new_key), r.revoked_key_id)
+
+    def revoke_key(self, key_id: str) -> KeyView:
+        body = pb.RevokeKeyRequest.Body(key_id=key_id)
+        r = self._call("RevokeKey", pb.RevokeKeyRequest, body, pb.RevokeKeyResponse)
+        return key_view(r.key)
+
+    def verify_ledger(self) -> VerifyReport:
+        r = self._call(
+            "VerifyLedger", pb.VerifyLedgerRequest, pb.VerifyLedgerRequest.Body(), pb.VerifyLedgerResponse
+        )
+        return VerifyReport(
+            scope=r.scope,
+            transactions_checked=r.transactions_checked,
+            accounts_checked=r.accounts_checked,
+            receipts_checked=r.receipts_checked,
+            audit_entries_checked=r.audit_entries_checked,
+            problems=tuple(r.problems),
+        )
+
+
+# --- conversions (shared by every transport) -----------------------------------------------
+
+
+def transaction_view(t: pb.Transaction) -> TransactionView:
+    receipt = (
+        ReceiptView(t.receipt.key_id, t.receipt.payload, t.receipt.signature)
+        if t.HasField("receipt")
+        else None
+    )
+    return TransactionView(
+        id=t.id,
+        seq=t.seq,
+        kind=PB_TO_KIND.get(t.kind, TxKind.PAYMENT),
+        status=PB_TO_STATUS.get(t.status, TxStatus.UNKNOWN),
+        created_at_ms=t.created_at_ms,
+        from_handle=t.from_handle,
+        to_handle=t.to_handle,
+        amount_minor=t.amount_minor,
+        currency=t.currency,
+        memo=t.memo,
+        direction=PB_TO_DIRECTION.get(t.direction, Direction.OUT),
+        counterparty=t.counterparty,
+        failure_code=t.failure_code,
+        failure_message=t.failure_message,
+        postings=tuple(PostingView(p.account, p.amount_minor, p.currency) for p in t.postings),
+        receipt=receipt,
+    )
+
+
+def key_view(k: pb.DeviceKey) -> KeyView:
+    return KeyView(k.key_id, k.public_key, k.created_at_ms, k.revoked_at_ms)
+
+
+def filter_pb(f: HistoryFilter) -> pb.HistoryFilter:
+    return pb.HistoryFilter(
+        text=f.text,
+        counterparty=f.counterparty,
+        currency=f.currency,
+        status=STATUS_TO_PB[f.status] if f.status else 0,
+        direction=DIRECTION_TO_PB[f.direction] if f.direction else 0,
+        min_amount_minor=f.min_amount_minor,
+        max_amount_minor=f.max_amount_minor,
+        since_ms=f.since_ms,
+        until_ms=f.until_ms,
+    )
+
+
+def receipt_verifies(tx: TransactionView, engine_keys: tuple[EngineKeyView, ...]) -> bool:
+    """Offline check: the receipt is signed by a known engine key and matches `tx`."""
+    if tx.receipt is None:
+        return False
+    keys = {k.key_id: k.public_key for k in engine_keys}
+    public = keys.get(tx.receipt.key_id)
+    if public is None:
+        return False
+    if not verify_signature(public, tx.receipt.signature, receipt_input(tx.receipt.payload)):
+        return False
+    expected = {
+        "tx": tx.id,
+        "kind": tx.kind.value,
+        "status": tx.status.value,
+        "from": tx.from_handle,
+        "to": tx.to_handle,
+        "amount_minor": tx.amount_minor,
+        "currency": tx.currency,
+        "memo": tx.memo,
+    }
+    if tx.postings:
+        expected["postings"] = [[p.account, p.amount_minor, p.currency] for p in tx.postings]
+    return not receipt_mismatches(tx.receipt.payload, expected)

@@ -1,0 +1,1 @@
+"""Pure domain: money, ledger postings, payment states, history queries. No I/O."""

@@ -1,0 +1,79 @@
+"""Names and states of the domain: roles, transaction states, handles, payment ids."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from cpay_engine.errors import InvalidInput
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class TxStatus(StrEnum):
+    """pending -> completed | failed; unknown while a provider has not answered."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class TxKind(StrEnum):
+    PAYMENT = "payment"
+    MINT = "mint"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+_HANDLE_RE = re.compile(r"\A[a-z][a-z0-9_]{1,31}\Z", re.ASCII)
+_PAYMENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{7,63}\Z", re.ASCII)
+MAX_MEMO_CHARS = 280
+
+TREASURY_HANDLE = "treasury"
+
+
+def parse_handle(text: str) -> str:
+    """'@Alice' or 'alice' -> 'alice'. Lower-case letters, digits, '_'; 2-32 chars."""
+    raw = text[1:] if text.startswith("@") else text
+    handle = raw.lower()
+    if not _HANDLE_RE.match(handle):
+        raise InvalidInput(
+            f"'{text}' is not a handle: use 2-32 letters, digits or '_', starting with a letter "
+            f"(for example @alice)"
+        )
+    if handle == TREASURY_HANDLE:
+        raise InvalidInput(f"'{text}' is reserved for the system")
+    return handle
+
+
+def parse_payment_id(text: str) -> str:
+    if not _PAYMENT_ID_RE.match(text):
+        raise InvalidInput(
+            f"'{text}' is not a payment id: use 8-64 characters from letters, digits and . _ : - "
+            f"(a UUID works)"
+        )
+    return text
+
+
+def check_memo(memo: str) -> str:
+    if len(memo) > MAX_MEMO_CHARS:
+        raise InvalidInput(f"the memo is {len(memo)} characters; the limit is {MAX_MEMO_CHARS}")
+    if any(ch in memo for ch in "\x00"):
+        raise InvalidInput("the memo contains a NUL character; remove it")
+    return memo
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.lower())
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidInput(f"'{text}' is not a role: choose one of {choices}") from None

@@ -1,0 +1,120 @@
+"""The history query language shared by `cpay history --query` and the TUI filter bar.
+
+    rent @bob currency:DBL status:failed in amount:10..50 after:2026-11-01 before:7d
+
+- bare words match memo or counterparty (all must match);
+- `@handle` or `with:handle` — the counterparty;
+- `currency:XXX`, `status:pending|completed|failed|unknown`, `in` / `out`;
+- `amount:N`, `amount:>N`, `amount:<N`, `amount:N..M` (in the query's currency, DBL by default;
+  bounds inclusive);
+- `after:WHEN`, `before:WHEN` where WHEN is a date, an ISO timestamp (UTC unless it has an
+  offset) or an age such as 30m, 24h, 7d, 2w.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from cpay_engine.domain.model import Direction, TxStatus, parse_handle
+from cpay_engine.domain.money import DABLOON, parse_amount, parse_currency
+from cpay_engine.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    words: tuple[str, ...] = ()
+    counterparty: str = ""
+    currency: str = ""
+    status: TxStatus | None = None
+    direction: Direction | None = None
+    min_amount_minor: int = 0
+    max_amount_minor: int = 0
+    since_ms: int = 0
+    until_ms: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+    def is_empty(self) -> bool:
+        return self == HistoryFilter()
+
+
+_AGE_RE = re.compile(r"\A(\d{1,6})([mhdw])\Z", re.ASCII)
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str, now_ms: int) -> int:
+    """A date, ISO timestamp or age ('7d') -> epoch milliseconds."""
+    m = _AGE_RE.match(text)
+    if m:
+        delta = timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))})
+        return now_ms - int(delta.total_seconds() * 1000)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"'{text}' is not a time: use a date (2026-11-01), an ISO timestamp "
+            f"(2026-11-01T09:30) or an age (30m, 24h, 7d, 2w)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1000)
+
+
+def parse_query(query: str, now_ms: int) -> HistoryFilter:
+    f = HistoryFilter()
+    words: list[str] = []
+    amount_spec = ""
+    for token in query.split():
+        key, sep, value = token.partition(":")
+        key = key.lower()
+        if token.startswith("@"):
+            f = replace(f, counterparty=parse_handle(token))
+        elif token.lower() in ("in", "out"):
+            f = replace(f, direction=Direction(token.lower()))
+        elif sep and key in ("with", "to", "from"):
+            f = replace(f, counterparty=parse_handle(value))
+        elif sep and key == "currency":
+            f = replace(f, currency=parse_currency(value))
+        elif sep and key == "status":
+            try:
+                f = replace(f, status=TxStatus(value.lower()))
+            except ValueError:
+                choices = "|".join(s.value for s in TxStatus)
+                raise InvalidInput(f"'{value}' is not a status: use {choices}") from None
+        elif sep and key == "amount":
+            amount_spec = value
+        elif sep and key in ("after", "since"):
+            f = replace(f, since_ms=parse_when(value, now_ms))
+        elif sep and key in ("before", "until"):
+            f = replace(f, until_ms=parse_when(value, now_ms))
+        elif sep and key.isalpha() and value:
+            raise InvalidInput(
+                f"unknown filter '{key}:' — use with:, currency:, status:, amount:, after:, before:"
+            )
+        else:
+            words.append(token)
+    f = replace(f, words=tuple(words))
+    if amount_spec:
+        f = _apply_amount(f, amount_spec)
+    return f
+
+
+def _apply_amount(f: HistoryFilter, spec: str) -> HistoryFilter:
+    currency = f.currency or DABLOON
+    if spec.startswith(">"):
+        return replace(f, min_amount_minor=parse_amount(spec[1:].lstrip("="), currency))
+    if spec.startswith("<"):
+        return replace(f, max_amount_minor=parse_amount(spec[1:].lstrip("="), currency))
+    if ".." in spec:
+        low, _, high = spec.partition("..")
+        lo = parse_amount(low, currency) if low else 0
+        hi = parse_amount(high, currency) if high else 0
+        if lo and hi and lo > hi:
+            raise InvalidInput(f"amount range '{spec}' is empty: put the smaller bound first")
+        return replace(f, min_amount_minor=lo, max_amount_minor=hi)
+    exact = parse_amount(spec, currency)
+    return replace(f, min_amount_minor=exact, max_amount_minor=exact)

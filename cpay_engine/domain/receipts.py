@@ -1,0 +1,53 @@
+"""Engine-signed receipts: the canonical payload and the check that it matches a transaction.
+
+The payload is canonical JSON (sorted keys, no spaces, UTF-8); the engine signs
+receipt_input(payload) with its own Ed25519 key. Clients store the exact bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+RECEIPT_VERSION = 1
+
+
+def receipt_payload(
+    *,
+    tx_id: str,
+    kind: str,
+    status: str,
+    created_at_ms: int,
+    from_handle: str,
+    to_handle: str,
+    amount_minor: int,
+    currency: str,
+    memo: str,
+    postings: Sequence[tuple[str, int, str]],
+) -> bytes:
+    doc = {
+        "v": RECEIPT_VERSION,
+        "tx": tx_id,
+        "kind": kind,
+        "status": status,
+        "created_at_ms": created_at_ms,
+        "from": from_handle,
+        "to": to_handle,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "memo": memo,
+        "postings": [list(p) for p in postings],
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def receipt_mismatches(payload: bytes, expected: dict[str, Any]) -> list[str]:
+    """Fields where the signed payload disagrees with what the transaction says."""
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        return ["payload is not JSON"]
+    if not isinstance(doc, dict):
+        return ["payload is not an object"]
+    return [name for name, value in expected.items() if doc.get(name) != value]

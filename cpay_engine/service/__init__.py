@@ -1,0 +1,1 @@
+"""The service layer: the request pipeline and one handler per use case."""

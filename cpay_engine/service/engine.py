@@ -1,0 +1,217 @@
+"""Engine: verifies a SignedRequest and runs its use case, in the documented order.
+
+size limits -> envelope and freshness -> signature -> rate limit -> role -> input
+validation -> idempotency lookup -> ownership -> KYC tier -> limits -> fraud score ->
+ledger (one DB transaction: postings, idempotency record, audit entry, receipt) ->
+notifications and feed.
+
+Stages not built yet (rate limit, KYC, limits, fraud, notifications) have their
+place marked in `dispatch` and in handlers. The nonce is recorded in the same
+transaction as the use case, after the signature verifies; a use case that fails
+rolls back to a savepoint, so the nonce is still spent and nothing else is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import DecodeError, Message
+
+from cpay_engine.adapters.crypto import SigningKey, verify_signature
+from cpay_engine.domain.model import Role
+from cpay_engine.domain.signing import (
+    FRESHNESS_WINDOW_MS,
+    MAX_BODY_BYTES,
+    NONCE_MAX_BYTES,
+    NONCE_MIN_BYTES,
+    signing_input,
+)
+from cpay_engine.errors import (
+    CPayError,
+    InternalError,
+    InvalidInput,
+    PermissionDenied,
+    Unauthenticated,
+)
+from cpay_engine.service import handlers
+from cpay_engine.service.ports import KeyRecord, Store, UnitOfWork, UserRecord
+from cpay_engine.wire import cpay_pb2 as pb
+
+log = logging.getLogger("cpay.engine")
+
+SERVICE = "cpay.v1.CPayService"
+
+
+def method_name(rpc: str) -> str:
+    return f"/{SERVICE}/{rpc}"
+
+
+Handler = Callable[["Context", Any], "handlers.Outcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class Method:
+    rpc: str
+    request_type: type[Message]
+    handler: Handler
+    roles: frozenset[Role] | None = None  # None: any signed-in user
+
+    @property
+    def name(self) -> str:
+        return method_name(self.rpc)
+
+
+ANY = None
+ADMIN = frozenset({Role.ADMIN})
+MOVERS = frozenset({Role.USER, Role.ADMIN})
+
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("ProcessPayment", pb.PaymentRequest, handlers.process_payment, MOVERS),
+        Method("GetTransactionHistory", pb.TransactionHistoryRequest, handlers.history, ANY),
+        Method("GetTransaction", pb.GetTransactionRequest, handlers.get_transaction, ANY),
+        Method("GetBalances", pb.GetBalancesRequest, handlers.balances, ANY),
+        Method("GetAccount", pb.GetAccountRequest, handlers.account, ANY),
+        Method("MintDabloons", pb.MintDabloonsRequest, handlers.mint, ADMIN),
+        Method("CreateUser", pb.CreateUserRequest, handlers.create_user, ADMIN),
+        Method("ListKeys", pb.ListKeysRequest, handlers.list_keys, ANY),
+        Method("RotateKey", pb.RotateKeyRequest, handlers.rotate_key, ANY),
+        Method("RevokeKey", pb.RevokeKeyRequest, handlers.revoke_key, ANY),
+        Method("VerifyLedger", pb.VerifyLedgerRequest, handlers.verify_ledger, ANY),
+    )
+}
+
+
+@dataclass(slots=True)
+class Context:
+    """Who is asking, through which key, at what engine time, inside which unit of work."""
+
+    user: UserRecord
+    key: KeyRecord
+    now_ms: int
+    uow: UnitOfWork
+    engine: Engine
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        receipt_key: Callable[[], SigningKey],
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self._receipt_key_loader = receipt_key
+        self._receipt_key: SigningKey | None = None
+
+    def receipt_key(self) -> SigningKey:
+        if self._receipt_key is None:
+            self._receipt_key = self._receipt_key_loader()
+        return self._receipt_key
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- bootstrap (no signed request: there is no user yet) ----------------------------
+
+    def initialize(self, handle: str, device_public_key: bytes) -> UserRecord:
+        """Create the first user (an admin), register the engine's receipt key."""
+        with self.store.unit_of_work() as uow:
+            return handlers.initialize(uow, self.clock(), handle, device_public_key, self.receipt_key())
+
+    # --- the pipeline --------------------------------------------------------------------
+
+    def dispatch(self, method: str, request: Message) -> Message:
+        """Verify `request.signed` for `method` and run the use case. Raises CPayError."""
+        try:
+            return self._dispatch(method, request)
+        except CPayError:
+            raise
+        except Exception:
+            log.exception("internal error in %s", method)
+            raise InternalError(
+                "internal error: the request was not applied; run with --debug and report it"
+            ) from None
+
+    def _dispatch(self, method: str, request: Message) -> Message:
+        spec = METHODS.get(method)
+        if spec is None:
+            raise InvalidInput(f"unknown method {method}")
+        signed: pb.SignedRequest = request.signed  # type: ignore[attr-defined]
+        # size limits
+        if len(signed.body) > MAX_BODY_BYTES:
+            raise InvalidInput(
+                f"the request body is {len(signed.body)} bytes; the limit is {MAX_BODY_BYTES}"
+            )
+        # envelope and freshness
+        now = self.clock()
+        if not signed.key_id or not signed.signature:
+            raise Unauthenticated("the request is not signed: send a SignedRequest envelope")
+        if not NONCE_MIN_BYTES <= len(signed.nonce) <= NONCE_MAX_BYTES:
+            raise Unauthenticated(
+                f"the request nonce must be {NONCE_MIN_BYTES}-{NONCE_MAX_BYTES} random bytes"
+            )
+        skew = signed.timestamp_ms - now
+        if abs(skew) > FRESHNESS_WINDOW_MS:
+            raise Unauthenticated(
+                f"the request timestamp is {abs(skew) // 1000} s "
+                f"{'ahead of' if skew > 0 else 'behind'} the engine clock (window ±"
+                f"{FRESHNESS_WINDOW_MS // 1000} s): check this device's clock"
+            )
+        # signature
+        with self.store.reader() as reader:
+            key = reader.get_key(signed.key_id)
+            user = reader.get_user(key.user_id) if key else None
+        if key is None or user is None:
+            raise Unauthenticated(
+                f"unknown key {signed.key_id}: this device is not registered with the wallet"
+            )
+        if key.revoked_at_ms is not None:
+            raise Unauthenticated(
+                f"key {key.key_id} was revoked: use another device key or ask an admin"
+            )
+        message = signing_input(method, signed.key_id, signed.timestamp_ms, signed.nonce, signed.body)
+        if not verify_signature(key.public_key, signed.signature, message):
+            raise Unauthenticated("the request signature does not verify for key " + key.key_id)
+        # rate limit: (the rate-limiting issue adds it here)
+        # role
+        if spec.roles is not None and user.role not in spec.roles:
+            allowed = " or ".join(sorted(r.value for r in spec.roles))
+            raise PermissionDenied(
+                f"{spec.rpc} needs the {allowed} role; @{user.handle} is {user.role.value}"
+            )
+        try:
+            body = type(request).Body.FromString(signed.body)  # type: ignore[attr-defined]
+        except DecodeError:
+            raise InvalidInput(f"the request body is not a valid {spec.rpc} body") from None
+        outcome: handlers.Outcome | None = None
+        with self.store.unit_of_work() as uow:
+            if not uow.record_nonce(key.key_id, signed.nonce, now + FRESHNESS_WINDOW_MS, now):
+                raise Unauthenticated(
+                    "this request was already received (replayed nonce): sign a fresh request"
+                )
+            ctx = Context(user=user, key=key, now_ms=now, uow=uow, engine=self)
+            try:
+                with uow.savepoint():
+                    outcome = spec.handler(ctx, body)
+            except CPayError as exc:
+                error: CPayError | None = exc
+            else:
+                error = None
+        if error is not None:
+            raise error
+        assert outcome is not None
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.response

@@ -1,0 +1,481 @@
+"""One function per use case. Each runs inside the caller's unit of work.
+
+A handler validates its body, then does its work; it returns an Outcome whose
+`error`, when set, is raised after the unit of work commits (a failed payment is
+recorded and its id is spent, so a retry replays the same failure).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from google.protobuf.message import Message
+
+from cpay_engine.adapters.crypto import SigningKey, check_public_key, verify_signature
+from cpay_engine.domain.model import (
+    TREASURY_HANDLE,
+    Direction,
+    Role,
+    TxKind,
+    TxStatus,
+    check_memo,
+    parse_handle,
+    parse_payment_id,
+)
+from cpay_engine.domain.money import DABLOON, check_amount_minor, format_amount, parse_currency
+from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.domain.receipts import receipt_payload
+from cpay_engine.domain.signing import key_id_for, key_proof_input, receipt_input
+from cpay_engine.errors import (
+    AlreadyInitialized,
+    CPayError,
+    FailedPrecondition,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidInput,
+    NotFound,
+)
+from cpay_engine.service import verify
+from cpay_engine.service.ports import (
+    AccountRecord,
+    KeyRecord,
+    NewTransaction,
+    ReceiptRecord,
+    TxRecord,
+    UnitOfWork,
+    UserRecord,
+)
+from cpay_engine.service.views import (
+    PB_TO_DIRECTION,
+    PB_TO_ROLE,
+    PB_TO_STATUS,
+    ROLE_TO_PB,
+    key_pb,
+    transaction_pb,
+)
+from cpay_engine.wire import cpay_pb2 as pb
+
+if TYPE_CHECKING:
+    from cpay_engine.service.engine import Context
+
+MAX_PAGE = 500
+TREASURY = "treasury"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    response: Message
+    error: CPayError | None = None
+
+
+def initialize(
+    uow: UnitOfWork, now_ms: int, handle: str, device_public_key: bytes, engine_key: SigningKey
+) -> UserRecord:
+    if uow.user_count() > 0:
+        raise AlreadyInitialized("this wallet already has users: use `cpay user add` instead")
+    handle = parse_handle(handle)
+    check_public_key(device_public_key)
+    user = UserRecord(str(uuid.uuid4()), handle, Role.ADMIN, now_ms)
+    uow.insert_user(user)
+    uow.insert_key(KeyRecord(key_id_for(device_public_key), user.id, device_public_key, now_ms, None))
+    uow.insert_engine_key(engine_key.key_id, engine_key.public_key, now_ms)
+    uow.system_account(TREASURY, DABLOON, may_go_negative=True)
+    uow.set_meta("wallet_id", str(uuid.uuid4()))
+    uow.append_audit(now_ms, handle, "wallet.initialized", _json({"admin": handle}))
+    return user
+
+
+# --- payments ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    payment_id: str
+    recipient: str
+    amount_minor: int
+    currency: str
+    memo: str
+
+
+def _parse_order(body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body) -> _Order:
+    if not body.payment_id:
+        raise InvalidInput("the payment id is missing: the client must choose one before sending")
+    return _Order(
+        payment_id=parse_payment_id(body.payment_id),
+        recipient=parse_handle(body.recipient),
+        amount_minor=check_amount_minor(body.amount_minor),
+        currency=parse_currency(body.currency),
+        memo=check_memo(body.memo),
+    )
+
+
+def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
+    order = _parse_order(body)
+    if order.currency != DABLOON:
+        raise InvalidInput(
+            f"{order.currency} payments go through the external payment provider, which this "
+            f"engine does not have yet: pay in DBL"
+        )
+    existing = ctx.uow.find_transaction(order.payment_id)
+    if existing is not None:
+        return _replay(ctx, existing, order, TxKind.PAYMENT, pb.PaymentResponse)
+    recipient = ctx.uow.get_user_by_handle(order.recipient)
+    if recipient is None:
+        raise NotFound(f"no user @{order.recipient}: check the handle")
+    if recipient.id == ctx.user.id:
+        raise InvalidInput("you cannot pay yourself: choose another recipient")
+    # KYC tier, limits and fraud score go here (their issues add them).
+    source = ctx.uow.account(ctx.user.id, order.currency, create=False)
+    target = ctx.uow.account(recipient.id, order.currency, create=True)
+    assert target is not None
+    return _post(
+        ctx, order, TxKind.PAYMENT, ctx.user, source, recipient, target, pb.PaymentResponse
+    )
+
+
+def mint(ctx: Context, body: pb.MintDabloonsRequest.Body) -> Outcome:
+    order = _parse_order(body)
+    if order.currency != DABLOON:
+        raise InvalidInput(f"only Dabloons can be minted, not {order.currency}: use DBL")
+    existing = ctx.uow.find_transaction(order.payment_id)
+    if existing is not None:
+        return _replay(ctx, existing, order, TxKind.MINT, pb.MintDabloonsResponse)
+    recipient = ctx.uow.get_user_by_handle(order.recipient)
+    if recipient is None:
+        raise NotFound(f"no user @{order.recipient}: check the handle")
+    source = ctx.uow.system_account(TREASURY, DABLOON, may_go_negative=True)
+    target = ctx.uow.account(recipient.id, order.currency, create=True)
+    assert target is not None
+    return _post(ctx, order, TxKind.MINT, None, source, recipient, target, pb.MintDabloonsResponse)
+
+
+def _post(
+    ctx: Context,
+    order: _Order,
+    kind: TxKind,
+    payer: UserRecord | None,
+    source: AccountRecord | None,
+    payee: UserRecord,
+    target: AccountRecord,
+    response_type: type[pb.PaymentResponse] | type[pb.MintDabloonsResponse],
+) -> Outcome:
+    uow, now = ctx.uow, ctx.now_ms
+    from_handle = payer.handle if payer else TREASURY_HANDLE
+    moved = source is not None and uow.move(source, target, order.amount_minor)
+    status = TxStatus.COMPLETED if moved else TxStatus.FAILED
+    failure = None
+    if not moved:
+        failure = InsufficientFunds(
+            f"insufficient funds: @{from_handle} cannot pay "
+            f"{format_amount(order.amount_minor, order.currency)} {order.currency}; "
+            f"payment {order.payment_id} is recorded as failed. Use a new id once funds arrive.",
+            details={"payment_id": order.payment_id},
+        )
+    tx = NewTransaction(
+        id=order.payment_id,
+        kind=kind,
+        status=status,
+        created_at_ms=now,
+        initiator_id=ctx.user.id,
+        from_user_id=payer.id if payer else None,
+        to_user_id=payee.id,
+        from_handle=from_handle,
+        to_handle=payee.handle,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        memo=order.memo,
+        failure_code=failure.code if failure else "",
+        failure_message=failure.message if failure else "",
+    )
+    seq = uow.insert_transaction(tx)
+    if payer is not None:
+        uow.insert_party(payer.id, seq, Direction.OUT)
+    receipt = None
+    if moved:
+        assert source is not None
+        uow.insert_party(payee.id, seq, Direction.IN)
+        uow.insert_postings(
+            seq,
+            [
+                (source.id, -order.amount_minor, order.currency),
+                (target.id, order.amount_minor, order.currency),
+            ],
+        )
+        labels = [
+            (_label(source, from_handle), -order.amount_minor, order.currency),
+            (_label(target, payee.handle), order.amount_minor, order.currency),
+        ]
+        receipt = _sign_receipt(ctx, seq, tx, labels)
+        uow.insert_receipt(seq, receipt)
+    uow.append_audit(
+        now,
+        ctx.user.handle,
+        f"{kind.value}.{status.value}",
+        _json(
+            {
+                "id": order.payment_id,
+                "from": from_handle,
+                "to": payee.handle,
+                "amount_minor": order.amount_minor,
+                "currency": order.currency,
+            }
+        ),
+    )
+    record = _record(seq, tx)
+    direction = Direction.IN if payee.id == ctx.user.id else Direction.OUT
+    postings = uow.postings(seq) if moved else []
+    response = response_type(
+        transaction=transaction_pb(record, direction, postings, receipt), replayed=False
+    )
+    return Outcome(response, failure)
+
+
+def _label(account: AccountRecord, handle: str) -> str:
+    return account.name if account.user_id is None else f"@{handle}:{account.currency}"
+
+
+def _sign_receipt(
+    ctx: Context, seq: int, tx: NewTransaction, postings: list[tuple[str, int, str]]
+) -> ReceiptRecord:
+    payload = receipt_payload(
+        tx_id=tx.id,
+        kind=tx.kind.value,
+        status=tx.status.value,
+        created_at_ms=tx.created_at_ms,
+        from_handle=tx.from_handle,
+        to_handle=tx.to_handle,
+        amount_minor=tx.amount_minor,
+        currency=tx.currency,
+        memo=tx.memo,
+        postings=postings,
+    )
+    key = ctx.engine.receipt_key()
+    return ReceiptRecord(key.key_id, payload, key.sign(receipt_input(payload)))
+
+
+def _record(seq: int, tx: NewTransaction) -> TxRecord:
+    return TxRecord(
+        seq=seq,
+        id=tx.id,
+        kind=tx.kind,
+        status=tx.status,
+        created_at_ms=tx.created_at_ms,
+        initiator_id=tx.initiator_id,
+        from_user_id=tx.from_user_id,
+        to_user_id=tx.to_user_id,
+        from_handle=tx.from_handle,
+        to_handle=tx.to_handle,
+        amount_minor=tx.amount_minor,
+        currency=tx.currency,
+        memo=tx.memo,
+        failure_code=tx.failure_code,
+        failure_message=tx.failure_message,
+    )
+
+
+def _replay(
+    ctx: Context,
+    existing: TxRecord,
+    order: _Order,
+    kind: TxKind,
+    response_type: type[pb.PaymentResponse] | type[pb.MintDabloonsResponse],
+) -> Outcome:
+    pid = order.payment_id
+    if existing.initiator_id != ctx.user.id:
+        raise IdempotencyConflict(
+            f"payment id {pid} is already used by another payment: choose a new id",
+            details={"payment_id": pid, "field": "payment_id"},
+        )
+    differences = [
+        ("kind", existing.kind.value, kind.value),
+        ("recipient", existing.to_handle, order.recipient),
+        ("amount", existing.amount_minor, order.amount_minor),
+        ("currency", existing.currency, order.currency),
+        ("memo", existing.memo, order.memo),
+    ]
+    for field, old, new in differences:
+        if old != new:
+            raise IdempotencyConflict(
+                f"payment id {pid} was already used with a different {field} "
+                f"({old!r}, now {new!r}): a new payment needs a new id",
+                details={"payment_id": pid, "field": field},
+            )
+    direction = ctx.uow.party_direction(ctx.user.id, existing.seq) or Direction.OUT
+    response = response_type(
+        transaction=transaction_pb(
+            existing, direction, ctx.uow.postings(existing.seq), ctx.uow.receipt(existing.seq)
+        ),
+        replayed=True,
+    )
+    error = None
+    if existing.status is TxStatus.FAILED:
+        error = InsufficientFunds(
+            f"payment {pid} had failed: {existing.failure_message}", details={"payment_id": pid}
+        )
+    return Outcome(response, error)
+
+
+# --- reads -------------------------------------------------------------------------------
+
+
+def _cursor(seq: int) -> str:
+    return f"c1.{seq}" if seq else ""
+
+
+def _parse_cursor(text: str) -> int:
+    if not text:
+        return 0
+    prefix, _, seq = text.partition(".")
+    if prefix != "c1" or not seq.isdigit():
+        raise InvalidInput("the history cursor is not one this server gave out: start over")
+    return int(seq)
+
+
+def _filter(f: pb.HistoryFilter) -> HistoryFilter:
+    return HistoryFilter(
+        words=tuple(f.text.split()),
+        counterparty=parse_handle(f.counterparty) if f.counterparty else "",
+        currency=parse_currency(f.currency) if f.currency else "",
+        status=PB_TO_STATUS.get(f.status),
+        direction=PB_TO_DIRECTION.get(f.direction),
+        min_amount_minor=max(f.min_amount_minor, 0),
+        max_amount_minor=max(f.max_amount_minor, 0),
+        since_ms=max(f.since_ms, 0),
+        until_ms=max(f.until_ms, 0),
+    )
+
+
+def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
+    limit = body.limit or 50
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    before = _parse_cursor(body.before_cursor)
+    after = _parse_cursor(body.after_cursor)
+    rows = ctx.uow.history(ctx.user.id, _filter(body.filter), before, after, limit)
+    response = pb.TransactionHistoryResponse()
+    for row in rows:
+        assert row.direction is not None
+        response.transactions.append(transaction_pb(row, row.direction))
+    if len(rows) == limit:
+        edge = rows[-1].seq
+        response.next_cursor = _cursor(edge)
+    newest = max((r.seq for r in rows), default=after)
+    response.sync_cursor = _cursor(newest)
+    return Outcome(response)
+
+
+def get_transaction(ctx: Context, body: pb.GetTransactionRequest.Body) -> Outcome:
+    tx_id = body.id.strip()
+    if not tx_id:
+        raise InvalidInput("give a transaction id")
+    tx = ctx.uow.find_transaction(tx_id)
+    direction = ctx.uow.party_direction(ctx.user.id, tx.seq) if tx else None
+    if tx is None or (direction is None and ctx.user.role not in (Role.ADMIN, Role.AUDITOR)):
+        raise NotFound(f"no transaction {tx_id} that you can see: check the id with `cpay history`")
+    if direction is None:
+        direction = Direction.OUT
+    message = transaction_pb(tx, direction, ctx.uow.postings(tx.seq), ctx.uow.receipt(tx.seq))
+    return Outcome(pb.GetTransactionResponse(transaction=message))
+
+
+def balances(ctx: Context, body: pb.GetBalancesRequest.Body) -> Outcome:
+    wanted = parse_currency(body.currency) if body.currency else ""
+    found = {a.currency: a.balance_minor for a in ctx.uow.user_accounts(ctx.user.id)}
+    found.setdefault(DABLOON, 0)
+    response = pb.GetBalancesResponse()
+    for currency in sorted(found):
+        if not wanted or currency == wanted:
+            response.balances.add(currency=currency, available_minor=found[currency])
+    if wanted and not response.balances:
+        response.balances.add(currency=wanted, available_minor=0)
+    return Outcome(response)
+
+
+def account(ctx: Context, _body: pb.GetAccountRequest.Body) -> Outcome:
+    response = pb.GetAccountResponse(
+        user_id=ctx.user.id,
+        handle=ctx.user.handle,
+        role=ROLE_TO_PB[ctx.user.role],
+        key_id=ctx.key.key_id,
+    )
+    for key_id, public in ctx.uow.engine_keys():
+        response.engine_keys.add(key_id=key_id, public_key=public)
+    return Outcome(response)
+
+
+# --- users and keys ----------------------------------------------------------------------
+
+
+def create_user(ctx: Context, body: pb.CreateUserRequest.Body) -> Outcome:
+    handle = parse_handle(body.handle)
+    role = PB_TO_ROLE.get(body.role, Role.USER)
+    public = check_public_key(body.public_key)
+    user = UserRecord(str(uuid.uuid4()), handle, role, ctx.now_ms)
+    ctx.uow.insert_user(user)
+    key_id = key_id_for(public)
+    ctx.uow.insert_key(KeyRecord(key_id, user.id, public, ctx.now_ms, None))
+    ctx.uow.append_audit(
+        ctx.now_ms, ctx.user.handle, "user.created", _json({"handle": handle, "role": role.value})
+    )
+    return Outcome(
+        pb.CreateUserResponse(user_id=user.id, handle=handle, role=ROLE_TO_PB[role], key_id=key_id)
+    )
+
+
+def list_keys(ctx: Context, _body: pb.ListKeysRequest.Body) -> Outcome:
+    response = pb.ListKeysResponse()
+    for key in ctx.uow.list_keys(ctx.user.id):
+        response.keys.append(key_pb(key))
+    return Outcome(response)
+
+
+def rotate_key(ctx: Context, body: pb.RotateKeyRequest.Body) -> Outcome:
+    public = check_public_key(body.new_public_key)
+    new_id = key_id_for(public)
+    if not verify_signature(public, body.new_key_proof, key_proof_input(ctx.key.key_id, new_id)):
+        raise InvalidInput("the new key's proof of possession does not verify")
+    record = KeyRecord(new_id, ctx.user.id, public, ctx.now_ms, None)
+    ctx.uow.insert_key(record)
+    ctx.uow.revoke_key(ctx.key.key_id, ctx.now_ms)
+    ctx.uow.append_audit(
+        ctx.now_ms,
+        ctx.user.handle,
+        "key.rotated",
+        _json({"old": ctx.key.key_id, "new": new_id}),
+    )
+    return Outcome(pb.RotateKeyResponse(new_key=key_pb(record), revoked_key_id=ctx.key.key_id))
+
+
+def revoke_key(ctx: Context, body: pb.RevokeKeyRequest.Body) -> Outcome:
+    target = ctx.uow.get_key(body.key_id.strip())
+    if target is None or target.user_id != ctx.user.id:
+        raise NotFound(f"no key {body.key_id} of yours: see `cpay key list`")
+    if target.revoked_at_ms is not None:
+        return Outcome(pb.RevokeKeyResponse(key=key_pb(target)))
+    active = [k for k in ctx.uow.list_keys(ctx.user.id) if k.revoked_at_ms is None]
+    if len(active) <= 1:
+        raise FailedPrecondition(
+            f"{target.key_id} is your only active key: revoking it would lock you out; "
+            f"use `cpay key rotate` instead"
+        )
+    ctx.uow.revoke_key(target.key_id, ctx.now_ms)
+    ctx.uow.append_audit(ctx.now_ms, ctx.user.handle, "key.revoked", _json({"key": target.key_id}))
+    updated = ctx.uow.get_key(target.key_id)
+    assert updated is not None
+    return Outcome(pb.RevokeKeyResponse(key=key_pb(updated)))
+
+
+def verify_ledger(ctx: Context, _body: pb.VerifyLedgerRequest.Body) -> Outcome:
+    if ctx.user.role in (Role.ADMIN, Role.AUDITOR):
+        report = verify.verify_all(ctx.uow)
+    else:
+        report = verify.verify_own(ctx.uow, ctx.user)
+    return Outcome(report)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+

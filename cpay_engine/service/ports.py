@@ -1,0 +1,151 @@
+"""What the service layer needs from storage: records and a unit of work.
+
+A unit of work is one database transaction; it rolls back unless the block exits
+cleanly. Stores translate their driver errors into CPayError here, at the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.query import HistoryFilter
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    handle: str
+    role: Role
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str
+    user_id: str
+    public_key: bytes
+    created_at_ms: int
+    revoked_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    id: int
+    name: str
+    user_id: str | None
+    currency: str
+    balance_minor: int
+    may_go_negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRecord:
+    account: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptRecord:
+    key_id: str
+    payload: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    seq: int
+    id: str
+    kind: TxKind
+    status: TxStatus
+    created_at_ms: int
+    initiator_id: str
+    from_user_id: str | None
+    to_user_id: str | None
+    from_handle: str
+    to_handle: str
+    amount_minor: int
+    currency: str
+    memo: str
+    failure_code: str
+    failure_message: str
+    # Set when read through a party's history (relative to that user).
+    direction: Direction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransaction:
+    id: str
+    kind: TxKind
+    status: TxStatus
+    created_at_ms: int
+    initiator_id: str
+    from_user_id: str | None
+    to_user_id: str | None
+    from_handle: str
+    to_handle: str
+    amount_minor: int
+    currency: str
+    memo: str
+    failure_code: str = ""
+    failure_message: str = ""
+
+
+class UnitOfWork(Protocol):
+    def savepoint(self) -> AbstractContextManager[None]: ...
+
+    # requests
+    def record_nonce(self, key_id: str, nonce: bytes, expires_at_ms: int, now_ms: int) -> bool: ...
+
+    # users and keys
+    def user_count(self) -> int: ...
+    def get_user(self, user_id: str) -> UserRecord | None: ...
+    def get_user_by_handle(self, handle: str) -> UserRecord | None: ...
+    def insert_user(self, user: UserRecord) -> None: ...
+    def get_key(self, key_id: str) -> KeyRecord | None: ...
+    def insert_key(self, key: KeyRecord) -> None: ...
+    def list_keys(self, user_id: str) -> list[KeyRecord]: ...
+    def revoke_key(self, key_id: str, at_ms: int) -> None: ...
+    def engine_keys(self) -> list[tuple[str, bytes]]: ...
+    def insert_engine_key(self, key_id: str, public_key: bytes, at_ms: int) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # ledger
+    def account(self, user_id: str | None, currency: str, *, create: bool) -> AccountRecord | None: ...
+    def system_account(self, name: str, currency: str, may_go_negative: bool) -> AccountRecord: ...
+    def user_accounts(self, user_id: str) -> list[AccountRecord]: ...
+    def move(self, debit: AccountRecord, credit: AccountRecord, amount_minor: int) -> bool: ...
+    def insert_transaction(self, tx: NewTransaction) -> int: ...
+    def insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None: ...
+    def insert_party(self, user_id: str, seq: int, direction: Direction) -> None: ...
+    def insert_receipt(self, seq: int, receipt: ReceiptRecord) -> None: ...
+    def find_transaction(self, tx_id: str) -> TxRecord | None: ...
+    def party_direction(self, user_id: str, seq: int) -> Direction | None: ...
+    def postings(self, seq: int) -> list[PostingRecord]: ...
+    def receipt(self, seq: int) -> ReceiptRecord | None: ...
+    def history(
+        self, user_id: str, f: HistoryFilter, before_seq: int, after_seq: int, limit: int
+    ) -> list[TxRecord]: ...
+
+    # audit
+    def append_audit(self, at_ms: int, actor: str, action: str, details: str) -> None: ...
+
+    # verification (full scans)
+    def iter_transactions(self, user_id: str | None) -> Iterator[TxRecord]: ...
+    def all_accounts(self) -> list[AccountRecord]: ...
+    def posting_sums(self) -> dict[int, int]: ...
+    def unbalanced_transactions(self) -> list[str]: ...
+    def iter_audit(self) -> Iterator[tuple[int, int, str, str, str, str, str]]: ...
+
+
+class Store(Protocol):
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def reader(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def close(self) -> None: ...

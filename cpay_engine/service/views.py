@@ -1,0 +1,66 @@
+"""Records to wire messages (the engine answers in protobuf, in-process or over gRPC)."""
+
+from __future__ import annotations
+
+from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.service.ports import KeyRecord, PostingRecord, ReceiptRecord, TxRecord
+from cpay_engine.wire import cpay_pb2 as pb
+
+ROLE_TO_PB = {
+    Role.USER: pb.ROLE_USER,
+    Role.ADMIN: pb.ROLE_ADMIN,
+    Role.AUDITOR: pb.ROLE_AUDITOR,
+}
+PB_TO_ROLE = {v: k for k, v in ROLE_TO_PB.items()}
+STATUS_TO_PB = {
+    TxStatus.PENDING: pb.TRANSACTION_STATUS_PENDING,
+    TxStatus.COMPLETED: pb.TRANSACTION_STATUS_COMPLETED,
+    TxStatus.FAILED: pb.TRANSACTION_STATUS_FAILED,
+    TxStatus.UNKNOWN: pb.TRANSACTION_STATUS_UNKNOWN,
+}
+PB_TO_STATUS = {v: k for k, v in STATUS_TO_PB.items()}
+KIND_TO_PB = {TxKind.PAYMENT: pb.TRANSACTION_KIND_PAYMENT, TxKind.MINT: pb.TRANSACTION_KIND_MINT}
+PB_TO_KIND = {v: k for k, v in KIND_TO_PB.items()}
+DIRECTION_TO_PB = {Direction.IN: pb.DIRECTION_IN, Direction.OUT: pb.DIRECTION_OUT}
+PB_TO_DIRECTION = {v: k for k, v in DIRECTION_TO_PB.items()}
+
+
+def transaction_pb(
+    tx: TxRecord,
+    direction: Direction,
+    postings: list[PostingRecord] | None = None,
+    receipt: ReceiptRecord | None = None,
+) -> pb.Transaction:
+    counterparty = tx.to_handle if direction is Direction.OUT else tx.from_handle
+    msg = pb.Transaction(
+        id=tx.id,
+        seq=tx.seq,
+        kind=KIND_TO_PB[tx.kind],
+        status=STATUS_TO_PB[tx.status],
+        created_at_ms=tx.created_at_ms,
+        from_handle=tx.from_handle,
+        to_handle=tx.to_handle,
+        amount_minor=tx.amount_minor,
+        currency=tx.currency,
+        memo=tx.memo,
+        direction=DIRECTION_TO_PB[direction],
+        counterparty=counterparty,
+        failure_code=tx.failure_code,
+        failure_message=tx.failure_message,
+    )
+    for p in postings or ():
+        msg.postings.add(account=p.account, amount_minor=p.amount_minor, currency=p.currency)
+    if receipt is not None:
+        msg.receipt.CopyFrom(
+            pb.Receipt(key_id=receipt.key_id, payload=receipt.payload, signature=receipt.signature)
+        )
+    return msg
+
+
+def key_pb(key: KeyRecord) -> pb.DeviceKey:
+    return pb.DeviceKey(
+        key_id=key.key_id,
+        public_key=key.public_key,
+        created_at_ms=key.created_at_ms,
+        revoked_at_ms=key.revoked_at_ms or 0,
+    )
