@@ -46,7 +46,7 @@ def generate(root: Path) -> list[Path]:
 
 
 class ProtoBuildHook(BuildHookInterface):  # type: ignore[type-arg]
-    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:  # noqa: ARG002
         generate(Path(self.root))
 
 

@@ -45,8 +45,10 @@ def printable(text: str) -> str:
 
 
 def iso_time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
     )
 
 
@@ -96,7 +98,9 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> None:
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for key, header in columns:
-        table.add_column(header, justify="right" if key in ("amount", "available", "pending") else "left")
+        table.add_column(
+            header, justify="right" if key in ("amount", "available", "pending") else "left"
+        )
     for row in rows:
         table.add_row(*[Text(printable(_cell(row.get(key)))) for key, _ in columns])
     Console(highlight=False).print(table)

@@ -73,10 +73,10 @@ class Config:
         except FileNotFoundError:
             return cls(path)
         except (OSError, ValueError) as exc:
-            raise InvalidInput(f"the config file {path} cannot be read ({exc}): fix or move it") from None
-        profiles = {
-            name: Profile.from_json(name, p) for name, p in doc.get("profiles", {}).items()
-        }
+            raise InvalidInput(
+                f"the config file {path} cannot be read ({exc}): fix or move it"
+            ) from None
+        profiles = {name: Profile.from_json(name, p) for name, p in doc.get("profiles", {}).items()}
         return cls(path, doc.get("current", DEFAULT_PROFILE), profiles)
 
     def save(self) -> None:

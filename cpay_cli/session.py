@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from cpay_engine.adapters.keystore import KeyStore
     from cpay_engine.api import PaymentsAPI
 
-PASSPHRASE_HELP = (
+PASSPHRASE_HELP = (  # noqa: S105
     "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
     "or run in a terminal to be asked"
 )

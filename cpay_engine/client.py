@@ -89,13 +89,19 @@ class SignedClient:
     def close(self) -> None:
         self.transport.close()
 
-    def _call(self, rpc: str, request_type: type[Message], body: Message, response_type: type[R]) -> R:
+    def _call(
+        self, rpc: str, request_type: type[Message], body: Message, response_type: type[R]
+    ) -> R:
         method = method_name(rpc)
         raw = body.SerializeToString()
         timestamp, nonce = self._clock(), os.urandom(16)
         signature = self._key.sign(signing_input(method, self._key.key_id, timestamp, nonce, raw))
         signed = pb.SignedRequest(
-            body=raw, key_id=self._key.key_id, timestamp_ms=timestamp, nonce=nonce, signature=signature
+            body=raw,
+            key_id=self._key.key_id,
+            timestamp_ms=timestamp,
+            nonce=nonce,
+            signature=signature,
         )
         request: Any = request_type(signed=signed)
         return self.transport.call(method, request, response_type)
@@ -103,7 +109,9 @@ class SignedClient:
     # --- PaymentsAPI ---------------------------------------------------------------------
 
     def account(self) -> AccountView:
-        r = self._call("GetAccount", pb.GetAccountRequest, pb.GetAccountRequest.Body(), pb.GetAccountResponse)
+        r = self._call(
+            "GetAccount", pb.GetAccountRequest, pb.GetAccountRequest.Body(), pb.GetAccountResponse
+        )
         return AccountView(
             user_id=r.user_id,
             handle=r.handle,
@@ -149,7 +157,7 @@ class SignedClient:
         limit: int = 50,
         before_cursor: str = "",
         after_cursor: str = "",
-        filter: HistoryFilter | None = None,  # noqa: A002 - mirrors the protocol field
+        filter: HistoryFilter | None = None,
     ) -> HistoryPage:
         body = pb.TransactionHistoryRequest.Body(
             limit=limit, before_cursor=before_cursor, after_cursor=after_cursor
@@ -157,7 +165,10 @@ class SignedClient:
         if filter is not None:
             body.filter.CopyFrom(filter_pb(filter))
         r = self._call(
-            "GetTransactionHistory", pb.TransactionHistoryRequest, body, pb.TransactionHistoryResponse
+            "GetTransactionHistory",
+            pb.TransactionHistoryRequest,
+            body,
+            pb.TransactionHistoryResponse,
         )
         return HistoryPage(
             tuple(transaction_view(t) for t in r.transactions), r.next_cursor, r.sync_cursor
@@ -169,12 +180,16 @@ class SignedClient:
         return transaction_view(r.transaction)
 
     def create_user(self, *, handle: str, role: Role, public_key: bytes) -> UserView:
-        body = pb.CreateUserRequest.Body(handle=handle, role=ROLE_TO_PB[role], public_key=public_key)
+        body = pb.CreateUserRequest.Body(
+            handle=handle, role=ROLE_TO_PB[role], public_key=public_key
+        )
         r = self._call("CreateUser", pb.CreateUserRequest, body, pb.CreateUserResponse)
         return UserView(r.user_id, r.handle, PB_TO_ROLE.get(r.role, Role.USER), r.key_id)
 
     def list_keys(self) -> list[KeyView]:
-        r = self._call("ListKeys", pb.ListKeysRequest, pb.ListKeysRequest.Body(), pb.ListKeysResponse)
+        r = self._call(
+            "ListKeys", pb.ListKeysRequest, pb.ListKeysRequest.Body(), pb.ListKeysResponse
+        )
         return [key_view(k) for k in r.keys]
 
     def rotate_key(self, new_key: SigningKey) -> RotationResult:
@@ -191,7 +206,10 @@ class SignedClient:
 
     def verify_ledger(self) -> VerifyReport:
         r = self._call(
-            "VerifyLedger", pb.VerifyLedgerRequest, pb.VerifyLedgerRequest.Body(), pb.VerifyLedgerResponse
+            "VerifyLedger",
+            pb.VerifyLedgerRequest,
+            pb.VerifyLedgerRequest.Body(),
+            pb.VerifyLedgerResponse,
         )
         return VerifyReport(
             scope=r.scope,
@@ -241,8 +259,8 @@ def filter_pb(f: HistoryFilter) -> pb.HistoryFilter:
         text=f.text,
         counterparty=f.counterparty,
         currency=f.currency,
-        status=STATUS_TO_PB[f.status] if f.status else 0,
-        direction=DIRECTION_TO_PB[f.direction] if f.direction else 0,
+        status=STATUS_TO_PB[f.status] if f.status else pb.TRANSACTION_STATUS_UNSPECIFIED,
+        direction=DIRECTION_TO_PB[f.direction] if f.direction else pb.DIRECTION_UNSPECIFIED,
         min_amount_minor=f.min_amount_minor,
         max_amount_minor=f.max_amount_minor,
         since_ms=f.since_ms,
@@ -260,7 +278,7 @@ def receipt_verifies(tx: TransactionView, engine_keys: tuple[EngineKeyView, ...]
         return False
     if not verify_signature(public, tx.receipt.signature, receipt_input(tx.receipt.payload)):
         return False
-    expected = {
+    expected: dict[str, object] = {
         "tx": tx.id,
         "kind": tx.kind.value,
         "status": tx.status.value,

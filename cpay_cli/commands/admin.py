@@ -47,7 +47,9 @@ def mint(
         yes=yes,
         action="minting",
     )
-    result = s.api().mint(payment_id=pid, recipient=to, amount_minor=minor, currency=code, memo=memo)
+    result = s.api().mint(
+        payment_id=pid, recipient=to, amount_minor=minor, currency=code, memo=memo
+    )
     if result.replayed:
         say(f"mint {pid} was already made; showing the original result")
     emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)

@@ -49,30 +49,51 @@ def register(app: typer.Typer) -> None:
                 profile.users[handle] = KeyRef(key.key_id, backend.value)
             s.config.save()
             for i, (to, amount, memo) in enumerate(MINTS):
-                admin.mint(payment_id=f"demo-mint-{i:04d}", recipient=to, amount_minor=amount,
-                           currency="DBL", memo=memo)
+                admin.mint(
+                    payment_id=f"demo-mint-{i:04d}",
+                    recipient=to,
+                    amount_minor=amount,
+                    currency="DBL",
+                    memo=memo,
+                )
             s.close()
             for i, (frm, to, amount, memo) in enumerate(PAYMENTS):
-                payer = Session(profile_name=name, as_handle=frm, home=base.home,
-                                passphrase=base.passphrase)
-                payer.api().pay(payment_id=f"demo-pay-{i:04d}", recipient=to,
-                                amount_minor=amount, currency="DBL", memo=memo)
+                payer = Session(
+                    profile_name=name, as_handle=frm, home=base.home, passphrase=base.passphrase
+                )
+                payer.api().pay(
+                    payment_id=f"demo-pay-{i:04d}",
+                    recipient=to,
+                    amount_minor=amount,
+                    currency="DBL",
+                    memo=memo,
+                )
                 payer.close()
         say("")
         say(f"Tour of the demo wallet (profile '{name}'): balances, then @alice's history.")
         rows = []
         for handle in ["alice", *[h for h, _ in DEMO_USERS]]:
-            viewer = Session(profile_name=name, as_handle=handle, home=base.home,
-                             passphrase=base.passphrase)
+            viewer = Session(
+                profile_name=name, as_handle=handle, home=base.home, passphrase=base.passphrase
+            )
             for b in viewer.api().balances("DBL"):
-                rows.append({"user": "@" + handle, "currency": b.currency,
-                             "available": format_amount(b.available_minor, b.currency)})
+                rows.append(
+                    {
+                        "user": "@" + handle,
+                        "currency": b.currency,
+                        "available": format_amount(b.available_minor, b.currency),
+                    }
+                )
             viewer.close()
-        emit(rows, Format.TABLE, [("user", "User"), ("currency", "Currency"),
-                                  ("available", "Available")])
+        emit(
+            rows,
+            Format.TABLE,
+            [("user", "User"), ("currency", "Currency"), ("available", "Available")],
+        )
         print()
-        alice = Session(profile_name=name, as_handle="alice", home=base.home,
-                        passphrase=base.passphrase)
+        alice = Session(
+            profile_name=name, as_handle="alice", home=base.home, passphrase=base.passphrase
+        )
         page = alice.api().history(limit=10)
         emit([history_row(t) for t in page.transactions], Format.TABLE, HISTORY_COLUMNS)
         report = alice.api().verify_ledger()
@@ -83,5 +104,7 @@ def register(app: typer.Typer) -> None:
             f"{report.transactions_checked} transactions, {report.receipts_checked} receipts, "
             f"{report.audit_entries_checked} audit entries verified."
         )
-        say(f"Try: cpay --profile {name} balance · cpay --profile {name} --as bob pay @carol 1 DBL"
-            f" · cpay --profile {name} history -q '@bob' · cpay --profile {name} verify")
+        say(
+            f"Try: cpay --profile {name} balance · cpay --profile {name} --as bob pay @carol 1 DBL"
+            f" · cpay --profile {name} history -q '@bob' · cpay --profile {name} verify"
+        )

@@ -27,8 +27,17 @@ def list_keys(ctx: typer.Context, output: Format = OutputOption) -> None:
         }
         for k in api.list_keys()
     ]
-    emit(rows, output, [("key_id", "Key"), ("status", "Status"), ("created_at", "Created"),
-                        ("revoked_at", "Revoked"), ("this_device", "This device")])
+    emit(
+        rows,
+        output,
+        [
+            ("key_id", "Key"),
+            ("status", "Status"),
+            ("created_at", "Created"),
+            ("revoked_at", "Revoked"),
+            ("this_device", "This device"),
+        ],
+    )
 
 
 @app.command("rotate")
@@ -69,8 +78,11 @@ def revoke(
     """Revoke one of your keys (for example a lost device's). It cannot be undone."""
     s = session(ctx)
     api = s.api()
-    confirm([f"Revoke key {key_id} of @{s.acting_handle()}? This cannot be undone."],
-            yes=yes, action="revoking a key")
+    confirm(
+        [f"Revoke key {key_id} of @{s.acting_handle()}? This cannot be undone."],
+        yes=yes,
+        action="revoking a key",
+    )
     key = api.revoke_key(key_id)
     row = {"key_id": key.key_id, "status": "revoked", "revoked_at": iso_time(key.revoked_at_ms)}
     emit_one(row, output, [("key_id", "Key"), ("status", "Status"), ("revoked_at", "Revoked")])

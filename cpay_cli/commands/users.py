@@ -45,6 +45,10 @@ def add(
     profile.users[new_handle] = KeyRef(key.key_id, backend.value)
     s.config.save()
     say(f"Added @{user.handle} ({user.role.value}); act as them with `cpay --as {user.handle} …`")
-    row = {"handle": "@" + user.handle, "role": user.role.value, "user_id": user.user_id,
-           "key_id": user.key_id}
+    row = {
+        "handle": "@" + user.handle,
+        "role": user.role.value,
+        "user_id": user.user_id,
+        "key_id": user.key_id,
+    }
     emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])

@@ -155,7 +155,11 @@ def register(app: typer.Typer) -> None:
             }
             for b in session(ctx).api().balances(wanted)
         ]
-        emit(rows, output, [("currency", "Currency"), ("available", "Available"), ("pending", "Pending")])
+        emit(
+            rows,
+            output,
+            [("currency", "Currency"), ("available", "Available"), ("pending", "Pending")],
+        )
 
     @app.command()
     def pay(
@@ -196,9 +200,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def history(
         ctx: typer.Context,
-        limit: int = typer.Option(50, "--limit", "-n", help="How many transactions (newest first)."),
+        limit: int = typer.Option(
+            50, "--limit", "-n", help="How many transactions (newest first)."
+        ),
         since: str | None = typer.Option(None, "--since", help="Date, ISO time or age (7d, 24h)."),
-        query: str = typer.Option("", "--query", "-q", help="Filter, e.g. '@bob status:failed rent'."),
+        query: str = typer.Option(
+            "", "--query", "-q", help="Filter, e.g. '@bob status:failed rent'."
+        ),
         output: Format = OutputOption,
     ) -> None:
         """Your transactions, newest first."""
@@ -249,8 +257,11 @@ def register(app: typer.Typer) -> None:
             import base64
 
             row["postings"] = [
-                {"account": p.account, "amount": format_amount(p.amount_minor, p.currency),
-                 "currency": p.currency}
+                {
+                    "account": p.account,
+                    "amount": format_amount(p.amount_minor, p.currency),
+                    "currency": p.currency,
+                }
                 for p in tx.postings
             ]
             row["receipt"] = None
@@ -269,8 +280,11 @@ def register(app: typer.Typer) -> None:
             print()
             emit(
                 [
-                    {"account": p.account, "amount": format_amount(p.amount_minor, p.currency),
-                     "currency": p.currency}
+                    {
+                        "account": p.account,
+                        "amount": format_amount(p.amount_minor, p.currency),
+                        "currency": p.currency,
+                    }
                     for p in tx.postings
                 ],
                 output,
@@ -279,7 +293,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def verify(ctx: typer.Context, output: Format = OutputOption) -> None:
-        """Check the ledger: balances re-derive from postings, receipts verify, audit chain holds."""
+        """Check the ledger: balances re-derive, receipts verify, the audit chain holds."""
         report = session(ctx).api().verify_ledger()
         row = {
             "ok": report.ok,
@@ -291,12 +305,14 @@ def register(app: typer.Typer) -> None:
             "problems": list(report.problems),
         }
         if output is Format.TABLE:
-            emit_one({**row, "problems": len(report.problems)}, output,
-                     [(k, k.replace("_", " ").title()) for k in row])
+            emit_one(
+                {**row, "problems": len(report.problems)},
+                output,
+                [(k, k.replace("_", " ").title()) for k in row],
+            )
             for problem in report.problems:
                 say(f"problem: {problem}")
         else:
             emit_one(row, output, [(k, k) for k in row])
         if not report.ok:
             raise FailedPrecondition(f"the ledger has {len(report.problems)} problem(s); see above")
-

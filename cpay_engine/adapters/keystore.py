@@ -145,7 +145,13 @@ class KeyStore:
             "format": FILE_FORMAT,
             "key_id": key.key_id,
             "public_key": _b64(key.public_key),
-            "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)},
+            "kdf": {
+                "name": "scrypt",
+                "n": SCRYPT_N,
+                "r": SCRYPT_R,
+                "p": SCRYPT_P,
+                "salt": _b64(salt),
+            },
             "cipher": {"name": "aes-256-gcm", "nonce": _b64(nonce)},
             "ciphertext": _b64(sealed),
         }

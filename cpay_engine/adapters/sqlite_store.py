@@ -64,7 +64,10 @@ class SqliteStore:
             return conn
         try:
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000,
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -158,7 +161,8 @@ class SqliteStore:
 
 def _split_sql(sql: str) -> list[str]:
     """Split a migration into statements, keeping trigger bodies whole."""
-    statements, buf = [], []
+    statements: list[str] = []
+    buf: list[str] = []
     for line in sql.splitlines():
         if line.strip().startswith("--") and not buf:
             continue
@@ -252,7 +256,9 @@ class SqliteUnitOfWork:
         return count
 
     def get_user(self, user_id: str) -> UserRecord | None:
-        row = self._one("SELECT id, handle, role, created_at_ms FROM users WHERE id = ?", (user_id,))
+        row = self._one(
+            "SELECT id, handle, role, created_at_ms FROM users WHERE id = ?", (user_id,)
+        )
         return UserRecord(row[0], row[1], Role(row[2]), row[3]) if row else None
 
     def get_user_by_handle(self, handle: str) -> UserRecord | None:
@@ -349,7 +355,8 @@ class SqliteUnitOfWork:
         if row:
             return _account(row)
         cur = self._c.execute(
-            "INSERT INTO accounts (name, user_id, currency, may_go_negative) VALUES (?, NULL, ?, ?)",
+            "INSERT INTO accounts (name, user_id, currency, may_go_negative) "
+            "VALUES (?, NULL, ?, ?)",
             (full, currency, int(may_go_negative)),
         )
         return AccountRecord(int(cur.lastrowid or 0), full, None, currency, 0, may_go_negative)

@@ -79,7 +79,7 @@ def parse_amount(text: str, currency: str) -> int:
     if len(frac) > exp:
         allowed = "no decimals" if exp == 0 else f"at most {exp} decimal(s)"
         raise InvalidInput(f"{code} amounts take {allowed}; '{text}' has {len(frac)}")
-    minor = int(m.group("int")) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
+    minor: int = int(m.group("int")) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
     if minor == 0:
         raise InvalidInput("the amount must be greater than zero")
     if minor > MAX_AMOUNT_MINOR:

@@ -7,8 +7,7 @@ receipt_input(payload) with its own Ed25519 key. Clients store the exact bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 RECEIPT_VERSION = 1
 
@@ -42,7 +41,7 @@ def receipt_payload(
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def receipt_mismatches(payload: bytes, expected: dict[str, Any]) -> list[str]:
+def receipt_mismatches(payload: bytes, expected: Mapping[str, object]) -> list[str]:
     """Fields where the signed payload disagrees with what the transaction says."""
     try:
         doc = json.loads(payload)

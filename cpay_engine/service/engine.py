@@ -128,7 +128,9 @@ class Engine:
     def initialize(self, handle: str, device_public_key: bytes) -> UserRecord:
         """Create the first user (an admin), register the engine's receipt key."""
         with self.store.unit_of_work() as uow:
-            return handlers.initialize(uow, self.clock(), handle, device_public_key, self.receipt_key())
+            return handlers.initialize(
+                uow, self.clock(), handle, device_public_key, self.receipt_key()
+            )
 
     # --- the pipeline --------------------------------------------------------------------
 
@@ -181,7 +183,9 @@ class Engine:
             raise Unauthenticated(
                 f"key {key.key_id} was revoked: use another device key or ask an admin"
             )
-        message = signing_input(method, signed.key_id, signed.timestamp_ms, signed.nonce, signed.body)
+        message = signing_input(
+            method, signed.key_id, signed.timestamp_ms, signed.nonce, signed.body
+        )
         if not verify_signature(key.public_key, signed.signature, message):
             raise Unauthenticated("the request signature does not verify for key " + key.key_id)
         # rate limit: (the rate-limiting issue adds it here)

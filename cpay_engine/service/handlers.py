@@ -80,7 +80,9 @@ def initialize(
     check_public_key(device_public_key)
     user = UserRecord(str(uuid.uuid4()), handle, Role.ADMIN, now_ms)
     uow.insert_user(user)
-    uow.insert_key(KeyRecord(key_id_for(device_public_key), user.id, device_public_key, now_ms, None))
+    uow.insert_key(
+        KeyRecord(key_id_for(device_public_key), user.id, device_public_key, now_ms, None)
+    )
     uow.insert_engine_key(engine_key.key_id, engine_key.public_key, now_ms)
     uow.system_account(TREASURY, DABLOON, may_go_negative=True)
     uow.set_meta("wallet_id", str(uuid.uuid4()))
@@ -208,7 +210,7 @@ def _post(
             (_label(source, from_handle), -order.amount_minor, order.currency),
             (_label(target, payee.handle), order.amount_minor, order.currency),
         ]
-        receipt = _sign_receipt(ctx, seq, tx, labels)
+        receipt = _sign_receipt(ctx, tx, labels)
         uow.insert_receipt(seq, receipt)
     uow.append_audit(
         now,
@@ -238,7 +240,7 @@ def _label(account: AccountRecord, handle: str) -> str:
 
 
 def _sign_receipt(
-    ctx: Context, seq: int, tx: NewTransaction, postings: list[tuple[str, int, str]]
+    ctx: Context, tx: NewTransaction, postings: list[tuple[str, int, str]]
 ) -> ReceiptRecord:
     payload = receipt_payload(
         tx_id=tx.id,
@@ -478,4 +480,3 @@ def verify_ledger(ctx: Context, _body: pb.VerifyLedgerRequest.Body) -> Outcome:
 
 def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
-

@@ -18,14 +18,16 @@ from cpay_engine.wire import cpay_pb2 as pb
 
 def verify_all(uow: UnitOfWork) -> pb.VerifyLedgerResponse:
     problems: list[str] = [
-        f"transaction {tx_id} postings do not sum to zero" for tx_id in uow.unbalanced_transactions()
+        f"transaction {tx_id} postings do not sum to zero"
+        for tx_id in uow.unbalanced_transactions()
     ]
     sums = uow.posting_sums()
     accounts = uow.all_accounts()
     for a in accounts:
         if a.balance_minor != sums.get(a.id, 0):
             problems.append(
-                f"account {a.name}: balance {a.balance_minor} but postings sum to {sums.get(a.id, 0)}"
+                f"account {a.name}: balance {a.balance_minor} "
+                f"but postings sum to {sums.get(a.id, 0)}"
             )
         if a.balance_minor < 0 and not a.may_go_negative:
             problems.append(f"account {a.name} is negative ({a.balance_minor})")

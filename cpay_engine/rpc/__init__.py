@@ -1,0 +1,1 @@
+"""gRPC: server, remote client transport, error <-> status mapping, interceptors."""
