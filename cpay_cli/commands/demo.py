@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         s = Session(profile_name=name, home=base.home, passphrase=base.passphrase)
         if name not in s.config.profiles:
             say(f"Seeding the demo wallet (profile '{name}') with play money…")
-            create_local_wallet(s, "alice")
+            create_local_wallet(s, "alice", make_current=False)
             admin = s.api()
             profile = s.profile
             from cpay_engine.adapters.keystore import Backend

@@ -46,7 +46,9 @@ def default_handle() -> str:
     return name[:32]
 
 
-def create_local_wallet(s: Session, handle_text: str | None) -> Profile:
+def create_local_wallet(
+    s: Session, handle_text: str | None, *, make_current: bool = True
+) -> Profile:
     """Keys first (read back), then the database, then the profile; undo all on failure."""
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import choose_backend
@@ -85,7 +87,7 @@ def create_local_wallet(s: Session, handle_text: str | None) -> Profile:
             engine_key=KeyRef(engine.key_id, backend.value),
         )
         s.config.profiles[name] = profile
-        if s.config.current not in s.config.profiles:
+        if make_current and s.config.current not in s.config.profiles:
             s.config.current = name
         s.config.save()
     except BaseException:
