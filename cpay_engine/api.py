@@ -97,6 +97,27 @@ class UserView:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteView:
+    code: str
+    role: Role
+    expires_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollmentView:
+    user: UserView
+    engine_keys: tuple[EngineKeyView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UserListing:
+    user_id: str
+    handle: str
+    role: Role
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeyView:
     key_id: str
     public_key: bytes
@@ -149,6 +170,7 @@ class PaymentsAPI(Protocol):
         before_cursor: str = "",
         after_cursor: str = "",
         filter: HistoryFilter | None = None,
+        include_details: bool = False,
     ) -> HistoryPage: ...
 
     def transaction(self, tx_id: str) -> TransactionView: ...
@@ -166,5 +188,11 @@ class PaymentsAPI(Protocol):
     def revoke_key(self, key_id: str) -> KeyView: ...
 
     def verify_ledger(self) -> VerifyReport: ...
+
+    def create_invite(self, *, role: Role, ttl_seconds: int = 0) -> InviteView: ...
+
+    def enroll(self, *, invite_code: str, handle: str) -> EnrollmentView: ...
+
+    def list_users(self) -> list[UserListing]: ...
 
     def close(self) -> None: ...

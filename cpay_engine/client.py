@@ -9,8 +9,10 @@ here, once, so both transports give the same objects.
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from google.protobuf.message import Message
@@ -20,13 +22,16 @@ from cpay_engine.api import (
     AccountView,
     BalanceView,
     EngineKeyView,
+    EnrollmentView,
     HistoryPage,
+    InviteView,
     KeyView,
     PaymentResult,
     PostingView,
     ReceiptView,
     RotationResult,
     TransactionView,
+    UserListing,
     UserView,
     VerifyReport,
 )
@@ -34,6 +39,7 @@ from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.domain.receipts import receipt_mismatches
 from cpay_engine.domain.signing import key_proof_input, receipt_input, signing_input
+from cpay_engine.errors import CPayError, OutcomeUnknown, RateLimited, Unavailable
 from cpay_engine.service.engine import Engine, method_name
 from cpay_engine.service.views import (
     DIRECTION_TO_PB,
@@ -74,13 +80,48 @@ def _ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# RPCs that change state: an answer lost after sending makes their outcome unknown.
+STATE_CHANGING = frozenset(
+    {
+        "ProcessPayment",
+        "MintDabloons",
+        "CreateUser",
+        "RotateKey",
+        "RevokeKey",
+        "CreateInvite",
+        "Enroll",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry only what is safe (unavailable, rate limited, aborted): same body and payment
+    id, a fresh signature and nonce each time, full-jitter exponential backoff."""
+
+    attempts: int = 1
+    base_delay_s: float = 0.2
+    max_delay_s: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay_s, self.base_delay_s * 2**attempt))
+
+
 class SignedClient:
     def __init__(
-        self, transport: Transport, key: SigningKey, *, clock: Callable[[], int] = _ms
+        self,
+        transport: Transport,
+        key: SigningKey,
+        *,
+        clock: Callable[[], int] = _ms,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.transport = transport
         self._key = key
         self._clock = clock
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
 
     @property
     def key_id(self) -> str:
@@ -90,21 +131,43 @@ class SignedClient:
         self.transport.close()
 
     def _call(
-        self, rpc: str, request_type: type[Message], body: Message, response_type: type[R]
+        self,
+        rpc: str,
+        request_type: type[Message],
+        body: Message,
+        response_type: type[R],
+        *,
+        payment_id: str = "",
     ) -> R:
         method = method_name(rpc)
         raw = body.SerializeToString()
-        timestamp, nonce = self._clock(), os.urandom(16)
-        signature = self._key.sign(signing_input(method, self._key.key_id, timestamp, nonce, raw))
-        signed = pb.SignedRequest(
-            body=raw,
-            key_id=self._key.key_id,
-            timestamp_ms=timestamp,
-            nonce=nonce,
-            signature=signature,
-        )
-        request: Any = request_type(signed=signed)
-        return self.transport.call(method, request, response_type)
+        attempt = 0
+        while True:
+            timestamp, nonce = self._clock(), os.urandom(16)
+            signature = self._key.sign(
+                signing_input(method, self._key.key_id, timestamp, nonce, raw)
+            )
+            signed = pb.SignedRequest(
+                body=raw,
+                key_id=self._key.key_id,
+                timestamp_ms=timestamp,
+                nonce=nonce,
+                signature=signature,
+            )
+            request: Any = request_type(signed=signed)
+            try:
+                return self.transport.call(method, request, response_type)
+            except (Unavailable, RateLimited) as exc:
+                attempt += 1
+                if attempt < self._retry.attempts:
+                    self._sleep(self._retry.delay(attempt))
+                    continue
+                maybe_sent = bool(exc.details.get("maybe_sent"))
+                if isinstance(exc, Unavailable) and rpc in STATE_CHANGING and maybe_sent:
+                    raise _unknown(rpc, payment_id, exc) from None
+                raise
+            except OutcomeUnknown as exc:
+                raise _unknown(rpc, payment_id, exc) from None
 
     # --- PaymentsAPI ---------------------------------------------------------------------
 
@@ -135,7 +198,9 @@ class SignedClient:
             currency=currency,
             memo=memo,
         )
-        r = self._call("ProcessPayment", pb.PaymentRequest, body, pb.PaymentResponse)
+        r = self._call(
+            "ProcessPayment", pb.PaymentRequest, body, pb.PaymentResponse, payment_id=payment_id
+        )
         return PaymentResult(transaction_view(r.transaction), r.replayed)
 
     def mint(
@@ -148,7 +213,13 @@ class SignedClient:
             currency=currency,
             memo=memo,
         )
-        r = self._call("MintDabloons", pb.MintDabloonsRequest, body, pb.MintDabloonsResponse)
+        r = self._call(
+            "MintDabloons",
+            pb.MintDabloonsRequest,
+            body,
+            pb.MintDabloonsResponse,
+            payment_id=payment_id,
+        )
         return PaymentResult(transaction_view(r.transaction), r.replayed)
 
     def history(
@@ -158,9 +229,13 @@ class SignedClient:
         before_cursor: str = "",
         after_cursor: str = "",
         filter: HistoryFilter | None = None,
+        include_details: bool = False,
     ) -> HistoryPage:
         body = pb.TransactionHistoryRequest.Body(
-            limit=limit, before_cursor=before_cursor, after_cursor=after_cursor
+            limit=limit,
+            before_cursor=before_cursor,
+            after_cursor=after_cursor,
+            include_details=include_details,
         )
         if filter is not None:
             body.filter.CopyFrom(filter_pb(filter))
@@ -219,6 +294,42 @@ class SignedClient:
             audit_entries_checked=r.audit_entries_checked,
             problems=tuple(r.problems),
         )
+
+    def create_invite(self, *, role: Role, ttl_seconds: int = 0) -> InviteView:
+        body = pb.CreateInviteRequest.Body(role=ROLE_TO_PB[role], ttl_seconds=ttl_seconds)
+        r = self._call("CreateInvite", pb.CreateInviteRequest, body, pb.CreateInviteResponse)
+        return InviteView(r.code, PB_TO_ROLE.get(r.role, Role.USER), r.expires_at_ms)
+
+    def enroll(self, *, invite_code: str, handle: str) -> EnrollmentView:
+        """Register this client's (new) key with an invite code."""
+        body = pb.EnrollRequest.Body(
+            invite_code=invite_code, handle=handle, public_key=self._key.public_key
+        )
+        r = self._call("Enroll", pb.EnrollRequest, body, pb.EnrollResponse)
+        user = UserView(r.user_id, r.handle, PB_TO_ROLE.get(r.role, Role.USER), r.key_id)
+        return EnrollmentView(
+            user, tuple(EngineKeyView(k.key_id, k.public_key) for k in r.engine_keys)
+        )
+
+    def list_users(self) -> list[UserListing]:
+        r = self._call(
+            "ListUsers", pb.ListUsersRequest, pb.ListUsersRequest.Body(), pb.ListUsersResponse
+        )
+        return [
+            UserListing(u.user_id, u.handle, PB_TO_ROLE.get(u.role, Role.USER), u.created_at_ms)
+            for u in r.users
+        ]
+
+
+def _unknown(rpc: str, payment_id: str, cause: CPayError) -> OutcomeUnknown:
+    if payment_id:
+        return OutcomeUnknown(
+            f"no answer in time ({cause.message}); payment {payment_id} may or may not have "
+            f"been made: run `cpay show {payment_id}` to find out, or retry with --id "
+            f"{payment_id} (it cannot be paid twice)",
+            details={"payment_id": payment_id},
+        )
+    return OutcomeUnknown(f"no answer in time to {rpc} ({cause.message}): check before retrying")
 
 
 # --- conversions (shared by every transport) -----------------------------------------------

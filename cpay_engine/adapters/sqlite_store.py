@@ -23,6 +23,7 @@ from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
 from cpay_engine.service.ports import (
     AccountRecord,
+    InviteRecord,
     KeyRecord,
     NewTransaction,
     PostingRecord,
@@ -321,6 +322,39 @@ class SqliteUnitOfWork:
             "INSERT INTO engine_keys (key_id, public_key, created_at_ms) VALUES (?, ?, ?)",
             (key_id, public_key, at_ms),
         )
+
+    def list_users(self) -> list[UserRecord]:
+        rows = self._c.execute("SELECT id, handle, role, created_at_ms FROM users ORDER BY handle")
+        return [UserRecord(r[0], r[1], Role(r[2]), r[3]) for r in rows]
+
+    def insert_invite(self, invite: InviteRecord) -> None:
+        self._c.execute(
+            "INSERT INTO invites (code_hash, role, created_by, created_at_ms, expires_at_ms) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                invite.code_hash,
+                invite.role.value,
+                invite.created_by,
+                invite.created_at_ms,
+                invite.expires_at_ms,
+            ),
+        )
+
+    def get_invite(self, code_hash: str) -> InviteRecord | None:
+        row = self._one(
+            "SELECT code_hash, role, created_by, created_at_ms, expires_at_ms, used_at_ms "
+            "FROM invites WHERE code_hash = ?",
+            (code_hash,),
+        )
+        return InviteRecord(row[0], Role(row[1]), row[2], row[3], row[4], row[5]) if row else None
+
+    def use_invite(self, code_hash: str, user_id: str, at_ms: int) -> bool:
+        cur = self._c.execute(
+            "UPDATE invites SET used_at_ms = ?, used_by = ? "
+            "WHERE code_hash = ? AND used_at_ms IS NULL AND expires_at_ms > ?",
+            (at_ms, user_id, code_hash, at_ms),
+        )
+        return cur.rowcount == 1
 
     def get_meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))

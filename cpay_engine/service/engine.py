@@ -28,6 +28,7 @@ from cpay_engine.domain.signing import (
     MAX_BODY_BYTES,
     NONCE_MAX_BYTES,
     NONCE_MIN_BYTES,
+    key_id_for,
     signing_input,
 )
 from cpay_engine.errors import (
@@ -59,6 +60,8 @@ class Method:
     request_type: type[Message]
     handler: Handler
     roles: frozenset[Role] | None = None  # None: any signed-in user
+    # Signed by a key that is not registered yet; its public half is in the body.
+    enrollment: bool = False
 
     @property
     def name(self) -> str:
@@ -68,6 +71,7 @@ class Method:
 ANY = None
 ADMIN = frozenset({Role.ADMIN})
 MOVERS = frozenset({Role.USER, Role.ADMIN})
+OVERSEERS = frozenset({Role.ADMIN, Role.AUDITOR})
 
 METHODS: dict[str, Method] = {
     m.name: m
@@ -83,6 +87,9 @@ METHODS: dict[str, Method] = {
         Method("RotateKey", pb.RotateKeyRequest, handlers.rotate_key, ANY),
         Method("RevokeKey", pb.RevokeKeyRequest, handlers.revoke_key, ANY),
         Method("VerifyLedger", pb.VerifyLedgerRequest, handlers.verify_ledger, ANY),
+        Method("CreateInvite", pb.CreateInviteRequest, handlers.create_invite, ADMIN),
+        Method("Enroll", pb.EnrollRequest, handlers.enroll, ANY, enrollment=True),
+        Method("ListUsers", pb.ListUsersRequest, handlers.list_users, OVERSEERS),
     )
 }
 
@@ -172,13 +179,17 @@ class Engine:
                 f"{FRESHNESS_WINDOW_MS // 1000} s): check this device's clock"
             )
         # signature
+        if spec.enrollment:
+            new_key, placeholder, new_body = self._enrollment_key(spec, request, signed, now)
+            return self._run(spec, new_key, placeholder, new_body, signed, now)
         with self.store.reader() as reader:
-            key = reader.get_key(signed.key_id)
-            user = reader.get_user(key.user_id) if key else None
-        if key is None or user is None:
+            found = reader.get_key(signed.key_id)
+            owner = reader.get_user(found.user_id) if found else None
+        if found is None or owner is None:
             raise Unauthenticated(
                 f"unknown key {signed.key_id}: this device is not registered with the wallet"
             )
+        key, user = found, owner
         if key.revoked_at_ms is not None:
             raise Unauthenticated(
                 f"key {key.key_id} was revoked: use another device key or ask an admin"
@@ -195,10 +206,43 @@ class Engine:
             raise PermissionDenied(
                 f"{spec.rpc} needs the {allowed} role; @{user.handle} is {user.role.value}"
             )
+        body = self._decode(spec, request, signed)
+        return self._run(spec, key, user, body, signed, now)
+
+    @staticmethod
+    def _decode(spec: Method, request: Message, signed: pb.SignedRequest) -> Any:
         try:
-            body = type(request).Body.FromString(signed.body)  # type: ignore[attr-defined]
+            return type(request).Body.FromString(signed.body)  # type: ignore[attr-defined]
         except DecodeError:
             raise InvalidInput(f"the request body is not a valid {spec.rpc} body") from None
+
+    def _enrollment_key(
+        self, spec: Method, request: Message, signed: pb.SignedRequest, now: int
+    ) -> tuple[KeyRecord, UserRecord, Any]:
+        body = self._decode(spec, request, signed)
+        public = bytes(body.public_key)
+        if len(public) != 32 or key_id_for(public) != signed.key_id:
+            raise Unauthenticated("an enrollment must be signed by the key it registers")
+        message = signing_input(
+            spec.name, signed.key_id, signed.timestamp_ms, signed.nonce, signed.body
+        )
+        if not verify_signature(public, signed.signature, message):
+            raise Unauthenticated("the enrollment signature does not verify")
+        with self.store.reader() as reader:
+            if reader.get_key(signed.key_id) is not None:
+                raise Unauthenticated(f"key {signed.key_id} is already registered")
+        placeholder = UserRecord("", "", Role.USER, now)
+        return KeyRecord(signed.key_id, "", public, now, None), placeholder, body
+
+    def _run(
+        self,
+        spec: Method,
+        key: KeyRecord,
+        user: UserRecord,
+        body: Any,
+        signed: pb.SignedRequest,
+        now: int,
+    ) -> Message:
         outcome: handlers.Outcome | None = None
         with self.store.unit_of_work() as uow:
             if not uow.record_nonce(key.key_id, signed.nonce, now + FRESHNESS_WINDOW_MS, now):

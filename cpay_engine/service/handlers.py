@@ -7,7 +7,10 @@ recorded and its id is spent, so a retry replays the same failure).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -37,10 +40,12 @@ from cpay_engine.errors import (
     InsufficientFunds,
     InvalidInput,
     NotFound,
+    Unauthenticated,
 )
 from cpay_engine.service import verify
 from cpay_engine.service.ports import (
     AccountRecord,
+    InviteRecord,
     KeyRecord,
     NewTransaction,
     ReceiptRecord,
@@ -360,7 +365,11 @@ def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
     response = pb.TransactionHistoryResponse()
     for row in rows:
         assert row.direction is not None
-        response.transactions.append(transaction_pb(row, row.direction))
+        if body.include_details:
+            postings, receipt = ctx.uow.postings(row.seq), ctx.uow.receipt(row.seq)
+            response.transactions.append(transaction_pb(row, row.direction, postings, receipt))
+        else:
+            response.transactions.append(transaction_pb(row, row.direction))
     if len(rows) == limit:
         edge = rows[-1].seq
         response.next_cursor = _cursor(edge)
@@ -468,6 +477,74 @@ def revoke_key(ctx: Context, body: pb.RevokeKeyRequest.Body) -> Outcome:
     updated = ctx.uow.get_key(target.key_id)
     assert updated is not None
     return Outcome(pb.RevokeKeyResponse(key=key_pb(updated)))
+
+
+INVITE_DEFAULT_TTL_S = 24 * 3600
+INVITE_MAX_TTL_S = 30 * 24 * 3600
+
+
+def invite_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().encode("utf-8")).hexdigest()
+
+
+def create_invite(ctx: Context, body: pb.CreateInviteRequest.Body) -> Outcome:
+    role = PB_TO_ROLE.get(body.role, Role.USER)
+    ttl = body.ttl_seconds or INVITE_DEFAULT_TTL_S
+    if not 60 <= ttl <= INVITE_MAX_TTL_S:
+        raise InvalidInput(f"an invite lives between 60 s and {INVITE_MAX_TTL_S // 86400} days")
+    code = "inv-" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+    expires = ctx.now_ms + ttl * 1000
+    ctx.uow.insert_invite(
+        InviteRecord(invite_hash(code), role, ctx.user.id, ctx.now_ms, expires, None)
+    )
+    ctx.uow.append_audit(
+        ctx.now_ms,
+        ctx.user.handle,
+        "invite.created",
+        _json({"role": role.value, "expires_at_ms": expires}),
+    )
+    return Outcome(pb.CreateInviteResponse(code=code, role=ROLE_TO_PB[role], expires_at_ms=expires))
+
+
+def enroll(ctx: Context, body: pb.EnrollRequest.Body) -> Outcome:
+    """Runs as the new, not yet registered key (ctx.user is a placeholder)."""
+    handle = parse_handle(body.handle)
+    public = check_public_key(body.public_key)
+    code_hash = invite_hash(body.invite_code)
+    invite = ctx.uow.get_invite(code_hash)
+    if invite is None:
+        raise Unauthenticated("this invite code is not valid: ask an admin for a new one")
+    if invite.used_at_ms is not None:
+        raise Unauthenticated("this invite code was already used: ask an admin for a new one")
+    if invite.expires_at_ms <= ctx.now_ms:
+        raise Unauthenticated("this invite code has expired: ask an admin for a new one")
+    user = UserRecord(str(uuid.uuid4()), handle, invite.role, ctx.now_ms)
+    ctx.uow.insert_user(user)
+    key_id = key_id_for(public)
+    ctx.uow.insert_key(KeyRecord(key_id, user.id, public, ctx.now_ms, None))
+    if not ctx.uow.use_invite(code_hash, user.id, ctx.now_ms):
+        raise Unauthenticated("this invite code was already used: ask an admin for a new one")
+    ctx.uow.append_audit(
+        ctx.now_ms, handle, "user.enrolled", _json({"handle": handle, "role": invite.role.value})
+    )
+    response = pb.EnrollResponse(
+        user_id=user.id, handle=handle, role=ROLE_TO_PB[invite.role], key_id=key_id
+    )
+    for engine_key_id, engine_public in ctx.uow.engine_keys():
+        response.engine_keys.add(key_id=engine_key_id, public_key=engine_public)
+    return Outcome(response)
+
+
+def list_users(ctx: Context, _body: pb.ListUsersRequest.Body) -> Outcome:
+    response = pb.ListUsersResponse()
+    for user in ctx.uow.list_users():
+        response.users.add(
+            user_id=user.id,
+            handle=user.handle,
+            role=ROLE_TO_PB[user.role],
+            created_at_ms=user.created_at_ms,
+        )
+    return Outcome(response)
 
 
 def verify_ledger(ctx: Context, _body: pb.VerifyLedgerRequest.Body) -> Outcome:

@@ -1,0 +1,86 @@
+"""The machine a run happened on: CPUs, CPU model, Python, SQLite, OS, temp filesystem."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    nproc: int
+    cpu_model: str
+    python: str
+    sqlite: str
+    os: str
+    temp_dir: str
+    temp_filesystem: str
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [
+            ("CPUs (nproc)", str(self.nproc)),
+            ("CPU model", self.cpu_model),
+            ("Python", self.python),
+            ("SQLite", self.sqlite),
+            ("OS", self.os),
+            ("Temp directory", f"{self.temp_dir} ({self.temp_filesystem})"),
+        ]
+
+
+def nproc() -> int:
+    """What `nproc` prints: the CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("model name", "Model", "cpu model", "Processor"):
+            model = value.strip()
+            if model:
+                return model
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def filesystem_of(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
+    """The type and device of the mount holding `path`, e.g. 'ext4 on /dev/vda'."""
+    try:
+        lines = mounts.read_text().splitlines()
+    except OSError:
+        return "filesystem unknown"
+    target = str(path.resolve())
+    best: tuple[int, str] = (-1, "filesystem unknown")
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        device, mount_point, fs_type = parts[0], parts[1], parts[2]
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) > best[0]:
+            best = (len(mount_point), f"{fs_type} on {device}")
+    return best[1]
+
+
+def describe() -> Machine:
+    temp = Path(tempfile.gettempdir())
+    return Machine(
+        nproc=nproc(),
+        cpu_model=cpu_model(),
+        python=f"{platform.python_version()} ({platform.python_implementation()}, "
+        f"{sys.executable})",
+        sqlite=f"{sqlite3.sqlite_version} (library linked into the sqlite3 module)",
+        os=platform.platform(),
+        temp_dir=str(temp),
+        temp_filesystem=filesystem_of(temp),
+    )

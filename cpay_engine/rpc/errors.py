@@ -1,0 +1,82 @@
+"""CPayError <-> gRPC status, in one place.
+
+The server packs the error code into google.rpc.ErrorInfo (domain "cpay.dev",
+reason = the CPay code, metadata = details) inside a google.rpc.Status; the client
+raises the same class again. Transport failures without ErrorInfo are translated
+from the bare status code.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from cpay_engine.errors import (
+    CPayError,
+    InternalError,
+    OutcomeUnknown,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    error_from_code,
+)
+
+ERROR_DOMAIN = "cpay.dev"
+
+STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
+    "invalid_input": grpc.StatusCode.INVALID_ARGUMENT,
+    "cancelled": grpc.StatusCode.CANCELLED,
+    "unauthenticated": grpc.StatusCode.UNAUTHENTICATED,
+    "permission_denied": grpc.StatusCode.PERMISSION_DENIED,
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "failed_precondition": grpc.StatusCode.FAILED_PRECONDITION,
+    "insufficient_funds": grpc.StatusCode.FAILED_PRECONDITION,
+    "already_initialized": grpc.StatusCode.FAILED_PRECONDITION,
+    "idempotency_conflict": grpc.StatusCode.ALREADY_EXISTS,
+    "rate_limited": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "outcome_unknown": grpc.StatusCode.DEADLINE_EXCEEDED,
+    "unavailable": grpc.StatusCode.UNAVAILABLE,
+    "internal": grpc.StatusCode.INTERNAL,
+}
+
+
+def to_status(error: CPayError) -> grpc.Status:
+    code = STATUS_BY_CODE.get(error.code, grpc.StatusCode.INTERNAL)
+    info = error_details_pb2.ErrorInfo(
+        reason=error.code, domain=ERROR_DOMAIN, metadata=error.details
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status: grpc.Status = rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    )
+    return status
+
+
+def from_rpc_error(error: grpc.RpcError, target: str) -> CPayError:
+    """Rebuild the CPayError the server raised, or translate a transport failure."""
+    status = rpc_status.from_call(error)
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                if info.domain == ERROR_DOMAIN:
+                    return error_from_code(info.reason, status.message, dict(info.metadata))
+    code = error.code()
+    text = error.details() or str(code)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return Unavailable(
+            f"cannot reach the CPay server at {target} ({text})", details={"maybe_sent": "1"}
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return OutcomeUnknown(f"the server at {target} did not answer in time")
+    if code == grpc.StatusCode.ABORTED:
+        return Unavailable(f"the server aborted the call ({text})", details={"maybe_sent": "1"})
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return RateLimited(f"the server is busy ({text}): wait and try again")
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return Unauthenticated(text)
+    return InternalError(f"the server at {target} failed ({code.name}: {text})")

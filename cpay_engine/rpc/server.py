@@ -1,0 +1,136 @@
+"""The gRPC server: a thin adapter over the same Engine the CLI uses in local mode.
+
+Sync grpc.server on a thread pool (see docs/benchmarks.md for why): each RPC hands
+its request to Engine.dispatch, which verifies the envelope and runs the use case;
+CPayError becomes status + google.rpc.ErrorInfo. Health checking is always on;
+reflection only when asked. `serve` stops gracefully on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from cpay_engine.errors import CPayError, InvalidInput
+from cpay_engine.rpc.errors import to_status
+from cpay_engine.service.engine import METHODS, SERVICE, Engine
+from cpay_engine.wire import cpay_pb2
+
+log = logging.getLogger("cpay.server")
+
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    cert: Path
+    key: Path
+
+
+def _behaviour(engine: Engine, method: str) -> Callable[[Message, grpc.ServicerContext], Message]:
+    def handle(request: Message, context: grpc.ServicerContext) -> Message:
+        try:
+            return engine.dispatch(method, request)
+        except CPayError as error:
+            context.abort_with_status(to_status(error))
+            raise  # abort_with_status raises; this keeps type checkers honest
+
+    return handle
+
+
+def service_handler(engine: Engine) -> grpc.GenericRpcHandler:
+    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    for name, spec in METHODS.items():
+        handlers[spec.rpc] = grpc.unary_unary_rpc_method_handler(
+            _behaviour(engine, name),
+            request_deserializer=spec.request_type.FromString,
+            response_serializer=lambda m: m.SerializeToString(),
+        )
+    handler: grpc.GenericRpcHandler = grpc.method_handlers_generic_handler(SERVICE, handlers)
+    return handler
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """Stop accepting, let in-flight calls finish (up to grace_s), then return."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace_s).wait()
+
+
+def start_server(
+    engine: Engine,
+    listen: str,
+    *,
+    tls: TlsFiles | None = None,
+    reflection: bool = False,
+    max_workers: int = 16,
+    extra_handlers: Sequence[grpc.GenericRpcHandler] = (),
+) -> RunningServer:
+    """Start serving; `listen` is HOST:PORT (port 0 picks a free one, returned)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cpay-rpc"),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    server.add_generic_rpc_handlers((service_handler(engine), *extra_handlers))
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    services = [SERVICE, health.SERVICE_NAME]
+    if reflection:
+        from grpc_reflection.v1alpha import reflection as grpc_reflection
+
+        services.append(grpc_reflection.SERVICE_NAME)
+        grpc_reflection.enable_server_reflection(services, server)
+    if tls is not None:
+        try:
+            credentials = grpc.ssl_server_credentials(
+                [(tls.key.read_bytes(), tls.cert.read_bytes())]
+            )
+        except OSError as exc:
+            raise InvalidInput(f"cannot read the TLS files: {exc}") from None
+        port = server.add_secure_port(listen, credentials)
+    else:
+        port = server.add_insecure_port(listen)
+    if port == 0:
+        raise InvalidInput(f"cannot listen on {listen}: the address is in use or invalid")
+    server.start()
+    for name in ("", SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    assert cpay_pb2.DESCRIPTOR.services_by_name["CPayService"].full_name == SERVICE
+    return RunningServer(server, port, health_servicer)
+
+
+def serve_until_signalled(running: RunningServer, on_stop: Callable[[], Any] | None = None) -> None:
+    """Block until SIGTERM/SIGINT, then shut down gracefully."""
+    stop = threading.Event()
+
+    def _signalled(signum: int, _frame: object) -> None:
+        log.info("signal %s: shutting down", signum)
+        stop.set()
+
+    previous = {s: signal.signal(s, _signalled) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop.wait()
+        running.stop()
+        if on_stop is not None:
+            on_stop()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

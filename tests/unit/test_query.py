@@ -1,0 +1,184 @@
+"""cpay_engine.domain.query: every token of the history query language, and its errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from cpay_engine.domain.model import Direction, TxStatus
+from cpay_engine.domain.query import HistoryFilter, parse_query, parse_when
+from cpay_engine.errors import InvalidInput
+
+NOW_MS = 1_790_000_000_000
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+
+
+def epoch_ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def test_the_docstring_example_sets_every_field() -> None:
+    f = parse_query(
+        "rent @bob currency:DBL status:failed in amount:10..50 after:2026-11-01 before:7d", NOW_MS
+    )
+    assert f == HistoryFilter(
+        words=("rent",),
+        counterparty="bob",
+        currency="DBL",
+        status=TxStatus.FAILED,
+        direction=Direction.IN,
+        min_amount_minor=1000,
+        max_amount_minor=5000,
+        since_ms=epoch_ms(datetime(2026, 11, 1, tzinfo=UTC)),
+        until_ms=NOW_MS - 7 * DAY_MS,
+    )
+
+
+def test_an_empty_query_is_the_empty_filter() -> None:
+    assert parse_query("", NOW_MS).is_empty()
+    assert parse_query("   ", NOW_MS).is_empty()
+
+
+def test_bare_words_are_all_kept_in_order() -> None:
+    f = parse_query("rent  march flat", NOW_MS)
+    assert f.words == ("rent", "march", "flat")
+    assert f.text == "rent march flat"
+
+
+@pytest.mark.parametrize("query", ["@bob", "@Bob", "with:bob", "with:@bob", "WITH:bob"])
+def test_the_counterparty_is_given_with_an_at_sign_or_with(query: str) -> None:
+    f = parse_query(query, NOW_MS)
+    assert f.counterparty == "bob"
+    assert f.words == ()
+
+
+@pytest.mark.parametrize("query", ["@b", "with:", "with:1bob", "@treasury"])
+def test_a_malformed_or_reserved_counterparty_is_rejected(query: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_query(query, NOW_MS)
+
+
+@pytest.mark.parametrize(("query", "expected"), [("currency:usd", "USD"), ("currency:DBL", "DBL")])
+def test_currency_is_normalized_to_its_upper_case_code(query: str, expected: str) -> None:
+    assert parse_query(query, NOW_MS).currency == expected
+
+
+def test_an_unknown_currency_is_rejected() -> None:
+    with pytest.raises(InvalidInput, match="unknown currency"):
+        parse_query("currency:XXX", NOW_MS)
+
+
+@pytest.mark.parametrize("status", list(TxStatus))
+def test_every_status_is_accepted_in_any_case(status: TxStatus) -> None:
+    assert parse_query(f"status:{status.value}", NOW_MS).status is status
+    assert parse_query(f"status:{status.value.upper()}", NOW_MS).status is status
+
+
+def test_a_bad_status_is_rejected_with_the_valid_choices() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_query("status:done", NOW_MS)
+    assert "'done' is not a status" in caught.value.message
+    assert "pending|completed|failed|unknown" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("token", "direction"), [("in", Direction.IN), ("out", Direction.OUT), ("OUT", Direction.OUT)]
+)
+def test_in_and_out_select_the_direction(token: str, direction: Direction) -> None:
+    f = parse_query(token, NOW_MS)
+    assert f.direction is direction
+    assert f.words == ()
+
+
+@pytest.mark.parametrize(
+    ("spec", "low", "high"),
+    [
+        ("12.50", 1250, 1250),
+        (">10", 1000, 0),
+        (">=10", 1000, 0),
+        ("<5", 0, 500),
+        ("<=5", 0, 500),
+        ("10..50", 1000, 5000),
+        ("10..10", 1000, 1000),
+        ("10..", 1000, 0),
+        ("..50", 0, 5000),
+    ],
+)
+def test_amount_bounds_are_inclusive_minor_units_in_dabloons_by_default(
+    spec: str, low: int, high: int
+) -> None:
+    f = parse_query(f"amount:{spec}", NOW_MS)
+    assert (f.min_amount_minor, f.max_amount_minor) == (low, high)
+
+
+def test_amounts_use_the_query_currency_wherever_it_appears() -> None:
+    assert parse_query("amount:1500 currency:JPY", NOW_MS).min_amount_minor == 1500
+    assert parse_query("currency:KWD amount:1.5", NOW_MS).max_amount_minor == 1500
+
+
+@pytest.mark.parametrize(
+    "query", ["amount:1.001", "amount:1.5 currency:JPY", "amount:abc", "amount:>", "amount:-5"]
+)
+def test_a_bad_amount_is_rejected(query: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_query(query, NOW_MS)
+
+
+def test_an_empty_amount_range_is_rejected() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_query("amount:50..10", NOW_MS)
+    assert "empty" in caught.value.message
+    assert "50..10" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("age", "delta_ms"),
+    [("30m", 30 * MINUTE_MS), ("24h", 24 * HOUR_MS), ("7d", 7 * DAY_MS), ("2w", 14 * DAY_MS)],
+)
+def test_ages_count_back_from_now(age: str, delta_ms: int) -> None:
+    assert parse_when(age, NOW_MS) == NOW_MS - delta_ms
+    f = parse_query(f"after:{age} before:{age}", NOW_MS)
+    assert f.since_ms == f.until_ms == NOW_MS - delta_ms
+
+
+def test_a_date_is_midnight_utc() -> None:
+    assert parse_when("2026-11-01", NOW_MS) == epoch_ms(datetime(2026, 11, 1, tzinfo=UTC))
+
+
+def test_a_timestamp_without_offset_is_utc() -> None:
+    expected = epoch_ms(datetime(2026, 11, 1, 9, 30, tzinfo=UTC))
+    assert parse_when("2026-11-01T09:30", NOW_MS) == expected
+    assert parse_query("after:2026-11-01T09:30:00", NOW_MS).since_ms == expected
+
+
+def test_a_timestamp_with_an_offset_keeps_its_offset() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    expected = epoch_ms(datetime(2026, 11, 1, 9, 30, tzinfo=plus_two))
+    assert parse_when("2026-11-01T09:30+02:00", NOW_MS) == expected
+    assert expected == epoch_ms(datetime(2026, 11, 1, 7, 30, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "when", ["yesterday", "7", "7y", "-7d", "2026-13-01", "2026-11-01T25:00", "", "1234567d"]
+)
+def test_a_bad_time_is_rejected_with_the_accepted_forms(when: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_when(when, NOW_MS)
+    assert "is not a time" in caught.value.message
+    for query in (f"after:{when}", f"before:{when}"):
+        with pytest.raises(InvalidInput):
+            parse_query(query, NOW_MS)
+
+
+def test_an_unknown_filter_is_rejected_with_the_known_ones() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_query("rent colour:blue", NOW_MS)
+    assert "unknown filter 'colour:'" in caught.value.message
+    assert "status:" in caught.value.message
+
+
+def test_a_word_ending_in_a_colon_is_a_plain_word() -> None:
+    assert parse_query("note:", NOW_MS).words == ("note:",)
