@@ -10,11 +10,13 @@ ratio is to bare Python's median in the same run.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.core import Benchmark, Figure, RunConfig, Target, median, safe_ratio
@@ -23,7 +25,7 @@ NAME = "cli_startup"
 RUNS = 7
 QUICK_RUNS = 1
 HANDLE = "bench"
-PASSPHRASE = "bench-passphrase"  # noqa: S105 - a throwaway key file's passphrase
+PASSPHRASE = "bench-passphrase"
 TIMEOUT_S = 120.0
 
 HELP_TARGET = Target("measured", "<", 0.3, "s")
@@ -44,19 +46,41 @@ def cpay_script() -> Path:
     return script
 
 
-def child_env(home: Path) -> dict[str, str]:
-    """The parent's environment minus any CPay settings, plus the bench wallet's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CPAY_")}
+def child_env(home: Path, pycache: Path) -> dict[str, str]:
+    """The parent's environment minus any CPay settings, plus the bench wallet's.
+
+    Bytecode goes to a private PYTHONPYCACHEPREFIX (so the warm-up leaves compiled
+    modules for the timed runs, as `pip install` does, without writing into the source
+    tree), even where the parent sets PYTHONDONTWRITEBYTECODE.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CPAY_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+    }
     env.update(
         CPAY_HOME=str(home),
         CPAY_KEYSTORE="file",
         CPAY_KEY_PASSPHRASE=PASSPHRASE,
+        PYTHONPYCACHEPREFIX=str(pycache),
     )
     return env
 
 
-def run_once(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> float:
-    """Wall seconds from spawn to exit; raises if the command fails."""
+@dataclass(frozen=True, slots=True)
+class Timing:
+    wall_s: float
+    cpu_s: float  # user + system of the child, from getrusage(RUSAGE_CHILDREN)
+
+
+def children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> Timing:
+    """Wall seconds from spawn to exit, and the child's CPU; raises if the command fails."""
+    cpu = children_cpu_s()
     start = time.perf_counter()
     done = subprocess.run(
         list(argv),
@@ -72,7 +96,7 @@ def run_once(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> float:
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()
         raise CommandFailed(f"{' '.join(argv)} exited {done.returncode}: {message}")
-    return elapsed
+    return Timing(elapsed, children_cpu_s() - cpu)
 
 
 def run(config: RunConfig) -> list[Figure]:
@@ -83,29 +107,42 @@ def run(config: RunConfig) -> list[Figure]:
         "--help": [cpay, "--help"],
         "balance": [cpay, "balance"],
     }
-    samples: dict[str, list[float]] = {name: [] for name in commands}
+    samples: dict[str, list[Timing]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory(prefix="cpay-bench-cli-") as tmp:
         home, cwd = Path(tmp) / "home", Path(tmp)
-        env = child_env(home)
-        init_s = run_once([cpay, "init", "--handle", HANDLE], env, cwd)
-        config.log(f"  cpay init: {init_s:.3f} s (not a figure)")
+        env = child_env(home, Path(tmp) / "pycache")
+        init = run_once([cpay, "init", "--handle", HANDLE], env, cwd)
+        config.log(f"  cpay init: {init.wall_s:.3f} s (not a figure)")
+        warm_up: dict[str, Timing] = {}
         if not config.quick:
-            for argv in commands.values():
-                run_once(argv, env, cwd)  # warm-up: page cache, .pyc files
+            for name, argv in commands.items():  # page cache, bytecode
+                warm_up[name] = run_once(argv, env, cwd)
+            config.log(
+                "  warm-up: " + ", ".join(f"{name} {t.wall_s:.3f} s" for name, t in warm_up.items())
+            )
         for round_ in range(runs):
             for name, argv in commands.items():
                 samples[name].append(run_once(argv, env, cwd))
             config.log(
                 f"  round {round_ + 1}: "
-                + ", ".join(f"{name} {values[-1]:.3f} s" for name, values in samples.items())
+                + ", ".join(
+                    f"{name} {values[-1].wall_s:.3f} s (CPU {values[-1].cpu_s:.3f} s)"
+                    for name, values in samples.items()
+                )
             )
-    bare = median(samples["python"])
+    walls = {name: [t.wall_s for t in timings] for name, timings in samples.items()}
+    cpus = {name: median([t.cpu_s for t in timings]) for name, timings in samples.items()}
+    bare = median(walls["python"])
     figures = []
     for name, label, target in (
         ("--help", "`cpay --help` wall time", HELP_TARGET),
         ("balance", "`cpay balance` wall time (local wallet, key file)", BALANCE_TARGET),
     ):
-        measured = median(samples[name])
+        measured = median(walls[name])
+        notes = f"Median CPU time (user + sys) of the child: {cpus[name]:.3f} s, bare Python "
+        notes += f"{cpus['python']:.3f} s."
+        if name in warm_up:
+            notes += f" Warm-up run (fresh bytecode cache): {warm_up[name].wall_s:.3f} s."
         figures.append(
             Figure(
                 benchmark=NAME,
@@ -117,8 +154,9 @@ def run(config: RunConfig) -> list[Figure]:
                 ratio=safe_ratio(measured, bare),
                 ratio_label="cpay / bare python",
                 target=target,
-                samples=tuple(samples[name]),
-                baseline_samples=tuple(samples["python"]),
+                samples=tuple(walls[name]),
+                baseline_samples=tuple(walls["python"]),
+                notes=notes,
             )
         )
     return figures
@@ -132,7 +170,9 @@ BENCHMARK = Benchmark(
         "process (`subprocess.run`, output discarded). A fresh `CPAY_HOME` is initialized with "
         f"`cpay init --handle {HANDLE}` and `CPAY_KEYSTORE=file`; the key passphrase is passed "
         "in the child's environment (`CPAY_KEY_PASSPHRASE`), never on argv. `cpay balance` "
-        "therefore decrypts the device key file (scrypt) and opens the local engine. After one "
+        "therefore decrypts the device key file (scrypt) and opens the local engine. Bytecode "
+        "is cached in a private `PYTHONPYCACHEPREFIX` (as an installed package has its `.pyc` "
+        "files), even if the caller sets `PYTHONDONTWRITEBYTECODE`. After one "
         f"warm-up of each command, {RUNS} rounds of bare `python -c pass` (same interpreter, the "
         "baseline), `cpay --help` and `cpay balance`; medians. Ratio = cpay / bare Python "
         "(lower is better); the targets are on the absolute seconds."

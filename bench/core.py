@@ -21,7 +21,7 @@ Comparison = Literal[">=", "<", "<="]
 _SYMBOLS: dict[Comparison, str] = {">=": "≥", "<": "<", "<=": "≤"}
 
 
-class Skip(Exception):  # noqa: N818 - raised to say "skipped", not an error
+class Skip(Exception):
     """Raised by a benchmark that cannot run here (a missing service, an absent extra)."""
 
 

@@ -11,8 +11,9 @@ pragmas, doing per payment the rows a payment is made of, in its own
 BEGIN IMMEDIATE/COMMIT: a conditional debit UPDATE, a credit UPDATE, one transaction row
 INSERT and two posting INSERTs.
 
-Each side runs on a fresh file per repetition; the two alternate so drift in the disk or
-the machine hits both; the figure is the median of the repetitions.
+Each repetition sets up both sides on fresh files and times them in alternating blocks of
+payments, so drift in the disk or the machine hits both; the figure is the median of the
+repetitions.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import sqlite3
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from bench.core import Benchmark, Figure, RunConfig, Target, median, safe_ratio
 from bench.wallet import CURRENCY, BenchWallet
@@ -33,8 +36,14 @@ PAYMENTS = 2000
 QUICK_PAYMENTS = 40
 REPETITIONS = 3
 QUICK_REPETITIONS = 1
+BLOCK = 100  # payments per timed block; engine and raw blocks alternate
+QUICK_BLOCK = 20
 AMOUNT_MINOR = 1
 TARGET = Target("ratio", ">=", 0.4)
+
+POSTING_INSERT = (
+    "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)"
+)
 
 RAW_SCHEMA = """
 CREATE TABLE accounts (
@@ -73,24 +82,37 @@ def payment_ids(count: int) -> list[str]:
     return [str(uuid.uuid4()) for _ in range(count)]
 
 
-def engine_rate(
-    path: Path, count: int, instrument: Callable[[BenchWallet], None] | None = None
-) -> float:
-    """Payments per second through SignedClient -> InProcessTransport -> Engine -> SQLite.
+class Side(Protocol):
+    """One side of the comparison: set up on a fresh file, then pays in timed blocks."""
 
-    `instrument` runs after the set-up, before the clock starts (bench.profile_payments).
-    """
-    wallet = BenchWallet.create(path)
-    try:
-        wallet.add_user("bob")
-        wallet.mint("alice", count * AMOUNT_MINOR)
-        if instrument is not None:
-            instrument(wallet)
-        client = wallet.client("alice")
-        ids = payment_ids(count)
-        start = time.perf_counter()
+    def pay(self, ids: Sequence[str]) -> None: ...
+
+    def check(self, paid: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class EngineSide:
+    """SignedClient -> InProcessTransport -> Engine -> SqliteStore, one commit per payment."""
+
+    def __init__(
+        self, path: Path, count: int, instrument: Callable[[BenchWallet], None] | None = None
+    ) -> None:
+        self.wallet = BenchWallet.create(path)
+        try:
+            self.wallet.add_user("bob")
+            self.wallet.mint("alice", count * AMOUNT_MINOR)
+            if instrument is not None:
+                instrument(self.wallet)
+            self.client = self.wallet.client("alice")
+        except BaseException:
+            self.wallet.close()
+            raise
+
+    def pay(self, ids: Sequence[str]) -> None:
+        pay = self.client.pay
         for payment_id in ids:
-            result = client.pay(
+            result = pay(
                 payment_id=payment_id,
                 recipient="@bob",
                 amount_minor=AMOUNT_MINOR,
@@ -98,13 +120,14 @@ def engine_rate(
             )
             if result.transaction.status is not TxStatus.COMPLETED:
                 raise RuntimeError(f"payment {payment_id} did not complete: {result}")
-        elapsed = time.perf_counter() - start
-        moved = wallet.balance("bob")
-        if moved != count * AMOUNT_MINOR:
-            raise RuntimeError(f"@bob holds {moved} minor units after {count} payments")
-    finally:
-        wallet.close()
-    return count / elapsed
+
+    def check(self, paid: int) -> None:
+        moved = self.wallet.balance("bob")
+        if moved != paid * AMOUNT_MINOR:
+            raise RuntimeError(f"engine: @bob holds {moved} minor units after {paid} payments")
+
+    def close(self) -> None:
+        self.wallet.close()
 
 
 def open_raw(path: Path) -> sqlite3.Connection:
@@ -121,44 +144,51 @@ def _same(conn: sqlite3.Connection) -> sqlite3.Connection:
     return conn
 
 
-def raw_rate(
-    path: Path,
-    count: int,
-    wrap: Callable[[sqlite3.Connection], sqlite3.Connection] = _same,
-) -> float:
-    """Payments per second doing only a payment's rows with raw sqlite3.
+class RawSide:
+    """Only a payment's rows, raw sqlite3, one BEGIN IMMEDIATE/COMMIT per payment.
 
     `wrap` lets bench.profile_payments time each statement; the benchmark leaves it be.
     """
-    conn = wrap(open_raw(path))
-    try:
-        conn.execute("BEGIN IMMEDIATE")  # not executescript: it would COMMIT first
-        for statement in RAW_SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT INTO accounts (id, name, currency, balance_minor) VALUES (1, ?, ?, ?), "
-            "(2, ?, ?, 0)",
-            ("user:alice:DBL", CURRENCY, count * AMOUNT_MINOR, "user:bob:DBL", CURRENCY),
-        )
-        conn.execute("COMMIT")
-        ids = payment_ids(count)
-        start = time.perf_counter()
+
+    def __init__(
+        self,
+        path: Path,
+        count: int,
+        wrap: Callable[[sqlite3.Connection], sqlite3.Connection] = _same,
+    ) -> None:
+        self.conn = wrap(open_raw(path))
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")  # not executescript: it would COMMIT first
+            for statement in RAW_SCHEMA.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            self.conn.execute(
+                "INSERT INTO accounts (id, name, currency, balance_minor) VALUES (1, ?, ?, ?), "
+                "(2, ?, ?, 0)",
+                ("user:alice:DBL", CURRENCY, count * AMOUNT_MINOR, "user:bob:DBL", CURRENCY),
+            )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def pay(self, ids: Sequence[str]) -> None:
+        execute = self.conn.execute
         for payment_id in ids:
-            conn.execute("BEGIN IMMEDIATE")
-            debit = conn.execute(
+            execute("BEGIN IMMEDIATE")
+            debit = execute(
                 "UPDATE accounts SET balance_minor = balance_minor - ? "
                 "WHERE id = ? AND (may_go_negative = 1 OR balance_minor >= ?)",
                 (AMOUNT_MINOR, 1, AMOUNT_MINOR),
             )
             if debit.rowcount != 1:
-                conn.execute("ROLLBACK")
+                execute("ROLLBACK")
                 raise RuntimeError(f"raw payment {payment_id}: insufficient funds")
-            conn.execute(
+            execute(
                 "UPDATE accounts SET balance_minor = balance_minor + ? WHERE id = ?",
                 (AMOUNT_MINOR, 2),
             )
-            tx = conn.execute(
+            seq = execute(
                 "INSERT INTO transactions (id, kind, status, created_at_ms, from_handle, "
                 "to_handle, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -171,38 +201,128 @@ def raw_rate(
                     AMOUNT_MINOR,
                     CURRENCY,
                 ),
-            )
-            seq = tx.lastrowid
-            conn.execute(
-                "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)",
+            ).lastrowid
+            execute(
+                POSTING_INSERT,
                 (seq, 1, -AMOUNT_MINOR, CURRENCY),
             )
-            conn.execute(
-                "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)",
+            execute(
+                POSTING_INSERT,
                 (seq, 2, AMOUNT_MINOR, CURRENCY),
             )
-            conn.execute("COMMIT")
-        elapsed = time.perf_counter() - start
-        moved = conn.execute("SELECT balance_minor FROM accounts WHERE id = 2").fetchone()[0]
-        if moved != count * AMOUNT_MINOR:
-            raise RuntimeError(f"raw: account 2 holds {moved} after {count} payments")
+            execute("COMMIT")
+
+    def check(self, paid: int) -> None:
+        moved = self.conn.execute("SELECT balance_minor FROM accounts WHERE id = 2").fetchone()[0]
+        if moved != paid * AMOUNT_MINOR:
+            raise RuntimeError(f"raw: account 2 holds {moved} after {paid} payments")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@dataclass
+class Tally:
+    """Wall and CPU (this process) seconds spent paying, and how many payments."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    paid: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.paid / self.wall_s
+
+    def us_per_payment(self, seconds: float) -> float:
+        return seconds / self.paid * 1e6
+
+
+def timed(side: Side, block: Sequence[str], tally: Tally) -> None:
+    cpu, wall = time.process_time(), time.perf_counter()
+    side.pay(block)
+    tally.wall_s += time.perf_counter() - wall
+    tally.cpu_s += time.process_time() - cpu
+    tally.paid += len(block)
+
+
+def side_rate(side: Side, count: int) -> float:
+    """Payments per second of one side alone (used by bench.profile_payments)."""
+    tally = Tally()
+    try:
+        timed(side, payment_ids(count), tally)
+        side.check(count)
     finally:
-        conn.close()
-    return count / elapsed
+        side.close()
+    return tally.rate
+
+
+def engine_rate(
+    path: Path, count: int, instrument: Callable[[BenchWallet], None] | None = None
+) -> float:
+    return side_rate(EngineSide(path, count, instrument), count)
+
+
+def raw_rate(
+    path: Path, count: int, wrap: Callable[[sqlite3.Connection], sqlite3.Connection] = _same
+) -> float:
+    return side_rate(RawSide(path, count, wrap), count)
+
+
+def repetition(directory: Path, count: int, block_size: int) -> tuple[Tally, Tally]:
+    """(engine, raw) tallies, each side on a fresh file, timed in alternating blocks.
+
+    Blocks alternate (engine first, then raw first, ...) so both sides meet the same
+    disk and machine conditions: fsync latency on a shared disk drifts within seconds.
+    """
+    engine_tally, raw_tally = Tally(), Tally()
+    engine: Side = EngineSide(directory / "engine.db", count)
+    try:
+        raw: Side = RawSide(directory / "raw.db", count)
+        try:
+            ids = payment_ids(count)
+            for i, start in enumerate(range(0, count, block_size)):
+                block = ids[start : start + block_size]
+                if i % 2 == 0:
+                    timed(engine, block, engine_tally)
+                    timed(raw, block, raw_tally)
+                else:
+                    timed(raw, block, raw_tally)
+                    timed(engine, block, engine_tally)
+            engine.check(count)
+            raw.check(count)
+        finally:
+            raw.close()
+    finally:
+        engine.close()
+    return engine_tally, raw_tally
 
 
 def run(config: RunConfig) -> list[Figure]:
     count = QUICK_PAYMENTS if config.quick else PAYMENTS
     repetitions = QUICK_REPETITIONS if config.quick else REPETITIONS
-    engine_samples: list[float] = []
-    raw_samples: list[float] = []
+    block_size = QUICK_BLOCK if config.quick else BLOCK
+    engine: list[Tally] = []
+    raw: list[Tally] = []
     with tempfile.TemporaryDirectory(prefix="cpay-bench-") as tmp:
         for rep in range(repetitions):
-            raw_samples.append(raw_rate(Path(tmp) / f"raw-{rep}.db", count))
-            config.log(f"  raw sqlite3   rep {rep + 1}: {raw_samples[-1]:8.0f} payments/s")
-            engine_samples.append(engine_rate(Path(tmp) / f"engine-{rep}.db", count))
-            config.log(f"  cpay engine   rep {rep + 1}: {engine_samples[-1]:8.0f} payments/s")
-    measured, baseline = median(engine_samples), median(raw_samples)
+            directory = Path(tmp) / f"rep-{rep}"
+            directory.mkdir()
+            e, r = repetition(directory, count, block_size)
+            engine.append(e)
+            raw.append(r)
+            config.log(
+                f"  rep {rep + 1}: engine {e.rate:6.0f} payments/s "
+                f"(CPU {e.us_per_payment(e.cpu_s):5.0f} µs/payment), raw sqlite3 {r.rate:6.0f} "
+                f"payments/s (CPU {r.us_per_payment(r.cpu_s):4.0f} µs/payment), "
+                f"ratio {e.rate / r.rate:.2f}"
+            )
+    measured, baseline = median([t.rate for t in engine]), median([t.rate for t in raw])
+
+    def per_payment(tallies: list[Tally]) -> str:
+        wall = median([t.us_per_payment(t.wall_s) for t in tallies])
+        cpu = median([t.us_per_payment(t.cpu_s) for t in tallies])
+        return f"{wall:,.0f} µs wall, {cpu:,.0f} µs CPU in this process"
+
     return [
         Figure(
             benchmark=NAME,
@@ -214,8 +334,12 @@ def run(config: RunConfig) -> list[Figure]:
             ratio=safe_ratio(measured, baseline),
             ratio_label="engine / raw",
             target=TARGET,
-            samples=tuple(engine_samples),
-            baseline_samples=tuple(raw_samples),
+            samples=tuple(t.rate for t in engine),
+            baseline_samples=tuple(t.rate for t in raw),
+            notes=(
+                f"Per payment (medians): engine {per_payment(engine)}; raw sqlite3 "
+                f"{per_payment(raw)}. Wall minus CPU is mostly waiting for fsync at COMMIT."
+            ),
         )
     ]
 
@@ -232,9 +356,10 @@ BENCHMARK = Benchmark(
         "transaction with WAL and `synchronous=FULL`. Baseline in the same process and temp "
         "directory: raw `sqlite3` with the same pragmas doing per payment a conditional debit "
         "UPDATE, a credit UPDATE, a transaction row INSERT and two posting INSERTs in its own "
-        "`BEGIN IMMEDIATE`/`COMMIT`. Fresh database file per repetition; median of "
-        f"{REPETITIONS} repetitions, engine and raw alternating. Ratio = engine / raw "
-        "(higher is better)."
+        "`BEGIN IMMEDIATE`/`COMMIT`. Each repetition sets up both on fresh files, then times "
+        f"them in alternating blocks of {BLOCK} payments (engine first, then raw first, ...) so "
+        "both meet the same disk: fsync latency on a shared disk drifts within seconds. "
+        f"Median of {REPETITIONS} repetitions. Ratio = engine / raw (higher is better)."
     ),
     run=run,
 )

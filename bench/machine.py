@@ -20,6 +20,7 @@ class Machine:
     os: str
     temp_dir: str
     temp_filesystem: str
+    load: str = ""
 
     def rows(self) -> list[tuple[str, str]]:
         return [
@@ -29,6 +30,7 @@ class Machine:
             ("SQLite", self.sqlite),
             ("OS", self.os),
             ("Temp directory", f"{self.temp_dir} ({self.temp_filesystem})"),
+            ("Load average (1 min)", self.load or "unknown"),
         ]
 
 
@@ -72,7 +74,20 @@ def filesystem_of(path: Path, mounts: Path = Path("/proc/mounts")) -> str:
     return best[1]
 
 
-def describe() -> Machine:
+def load_average() -> float | None:
+    """The 1-minute load average: other work on the machine skews every figure."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def describe(load_before: float | None = None) -> Machine:
+    """The machine now; `load_before` is the load average when the run started."""
+    load_after = load_average()
+    load = ""
+    if load_before is not None and load_after is not None:
+        load = f"{load_before:.2f} at the start, {load_after:.2f} at the end of the run"
     temp = Path(tempfile.gettempdir())
     return Machine(
         nproc=nproc(),
@@ -83,4 +98,5 @@ def describe() -> Machine:
         os=platform.platform(),
         temp_dir=str(temp),
         temp_filesystem=filesystem_of(temp),
+        load=load,
     )

@@ -10,7 +10,15 @@ from datetime import datetime
 from bench.core import Benchmark, Figure
 from bench.machine import Machine
 
-RESULTS_HEADER = ("Benchmark", "Figure", "Measured", "Baseline (same run)", "Ratio", "Target", "Met")
+RESULTS_HEADER = (
+    "Benchmark",
+    "Figure",
+    "Measured",
+    "Baseline (same run)",
+    "Ratio",
+    "Target",
+    "Met",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ def markdown(run: Run) -> str:
         )
     if run.subset:
         lines.append("- Subset requested on the command line: " + " ".join(run.subset))
-    lines += ["", "## Machine", "", _row(("", "")), _row(("---", "---"))]
+    lines += ["", "## Machine", "", _row(("Item", "Value")), _row(("---", "---"))]
     lines += [_row(r) for r in run.machine.rows()]
     lines += ["", "## Results", "", _row(RESULTS_HEADER), _row(["---"] * len(RESULTS_HEADER))]
     lines += [_row(r) for r in result_rows(run)]
@@ -148,9 +156,14 @@ def summary(run: Run) -> str:
                 ]
             )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
+    out = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
     out.insert(1, "  ".join("-" * w for w in widths))
-    header = f"CPay benchmarks, {run.started:%Y-%m-%d %H:%M %Z}" + (" (QUICK smoke run)" if run.quick else "")
+    header = f"CPay benchmarks, {run.started:%Y-%m-%d %H:%M %Z}" + (
+        " (QUICK smoke run)" if run.quick else ""
+    )
     machine = (
         f"{run.machine.nproc} CPU(s), {run.machine.cpu_model}; Python "
         f"{run.machine.python.split(' ')[0]}; SQLite {run.machine.sqlite.split(' ')[0]}"

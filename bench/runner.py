@@ -98,10 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry.by_name()  # refuses duplicate names
     config = RunConfig(quick=args.quick)
     started = datetime.now().astimezone()
+    load_before = machine.load_average()
     outcomes = tuple(run_one(bench, config) for bench in select(args.names))
     run = Run(
         started=started,
-        machine=machine.describe(),
+        machine=machine.describe(load_before),
         outcomes=outcomes,
         quick=args.quick,
         subset=tuple(args.names),

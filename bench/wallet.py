@@ -52,7 +52,9 @@ class BenchWallet:
 
     def balance(self, handle: str) -> int:
         return sum(
-            b.available_minor for b in self.client(handle).balances(CURRENCY) if b.currency == CURRENCY
+            b.available_minor
+            for b in self.client(handle).balances(CURRENCY)
+            if b.currency == CURRENCY
         )
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ AUTH = 4
 PARTIAL = 5
 OUTCOME_UNKNOWN = 9
 INTERRUPTED = 130
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 _BY_CODE = {
     "invalid_input": INVALID_INPUT,

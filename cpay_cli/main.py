@@ -6,6 +6,7 @@ the commands that need them, so `cpay --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import Any
@@ -33,6 +34,11 @@ class CPayGroup(TyperGroup):
         except KeyboardInterrupt:
             print("cpay: interrupted", file=sys.stderr)
             raise typer.Exit(exits.INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader went away (`cpay history | head`): stop quietly, as `cat` would.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(exits.BROKEN_PIPE) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:
@@ -79,13 +85,15 @@ def main(
 
 
 def _register() -> None:
-    from cpay_cli.commands import admin, demo, keys, users, wallet
+    from cpay_cli.commands import admin, demo, keys, profiles, server, users, wallet
 
     wallet.register(app)
     demo.register(app)
     app.add_typer(users.app, name="user")
     app.add_typer(keys.app, name="key")
     app.add_typer(admin.app, name="admin")
+    app.add_typer(profiles.app, name="profile")
+    app.add_typer(server.app, name="server")
 
 
 _register()

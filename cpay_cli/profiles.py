@@ -35,12 +35,23 @@ class KeyRef:
 
 @dataclass
 class Profile:
+    """mode 'local': the in-process engine on `db` (a wallet, or a server's database
+    administered directly); mode 'remote': a CPay server at `server`."""
+
     name: str
     mode: str = "local"
     db: str = ""
     default_user: str = ""
     users: dict[str, KeyRef] = field(default_factory=dict)
     engine_key: KeyRef | None = None
+    server: str = ""
+    ca: str = ""
+    # Receipt keys pinned at enrollment (key id -> hex public key), for offline checks.
+    engine_public_keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return self.server if self.mode == "remote" else self.db
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -57,6 +68,9 @@ class Profile:
             default_user=doc.get("default_user", ""),
             users={h: KeyRef(**ref) for h, ref in doc.get("users", {}).items()},
             engine_key=KeyRef(**engine) if engine else None,
+            server=doc.get("server", ""),
+            ca=doc.get("ca", ""),
+            engine_public_keys=dict(doc.get("engine_public_keys", {})),
         )
 
 

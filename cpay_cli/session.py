@@ -19,9 +19,9 @@ from cpay_engine.errors import Unauthenticated
 if TYPE_CHECKING:
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import KeyStore
-    from cpay_engine.api import PaymentsAPI
+    from cpay_engine.api import EngineKeyView, PaymentsAPI
 
-PASSPHRASE_HELP = (  # noqa: S105
+KEY_UNLOCK_HELP = (
     "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
     "or run in a terminal to be asked"
 )
@@ -53,7 +53,7 @@ class Passphrase:
         if not sys.stdin.isatty():
             raise Unauthenticated(
                 "the device key is in an encrypted key file and no passphrase is available: "
-                + PASSPHRASE_HELP
+                + KEY_UNLOCK_HELP
             )
         if not confirm:
             return getpass.getpass("Passphrase for the CPay key file: ")
@@ -133,11 +133,39 @@ class Session:
 
     def api(self) -> PaymentsAPI:
         if self._api is None:
-            from cpay_engine.bootstrap import open_local
-
             profile = self.profile
-            self._api = open_local(Path(profile.db), self.device_key(), receipt_key=self.engine_key)
+            if profile.mode == "remote":
+                self._api = self._remote_api(profile)
+            else:
+                from cpay_engine.bootstrap import open_local
+
+                self._api = open_local(
+                    Path(profile.db), self.device_key(), receipt_key=self.engine_key
+                )
         return self._api
+
+    def _remote_api(self, profile: Profile) -> PaymentsAPI:
+        from cpay_cli.cache import CachingEngine, HistoryCache
+        from cpay_cli.output import say
+        from cpay_engine.client import RetryPolicy, SignedClient
+        from cpay_engine.rpc.transport import GrpcTransport
+
+        handle = self.acting_handle()
+        transport = GrpcTransport(profile.server, ca_file=Path(profile.ca) if profile.ca else None)
+        remote = SignedClient(transport, self.device_key(handle), retry=RetryPolicy(attempts=4))
+        cache = HistoryCache(self.home.cache / profile.name / f"{handle}.db")
+        return CachingEngine(remote, cache, warn=say)
+
+    def trusted_engine_keys(self) -> tuple[EngineKeyView, ...]:
+        """Receipt keys: pinned at enrollment (remote), or the wallet's own (local)."""
+        from cpay_engine.api import EngineKeyView
+
+        profile = self.profile
+        if profile.mode == "remote":
+            return tuple(
+                EngineKeyView(k, bytes.fromhex(v)) for k, v in profile.engine_public_keys.items()
+            )
+        return self.api().account().engine_keys
 
     def close(self) -> None:
         if self._api is not None:

@@ -6,11 +6,13 @@ Nothing here runs at import time; callers pass every path and key explicitly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.adapters.sqlite_store import SqliteStore
 from cpay_engine.client import InProcessTransport, SignedClient
+from cpay_engine.errors import InvalidInput
 from cpay_engine.service.engine import Engine, wall_clock_ms
 from cpay_engine.service.ports import UserRecord
 
@@ -47,3 +49,30 @@ def initialize_local(
         return engine.initialize(handle, device_key.public_key)
     finally:
         engine.close()
+
+
+@dataclass(frozen=True)
+class DbUrl:
+    """A parsed --db URL: `sqlite:///ABSOLUTE/PATH` or `sqlite:RELATIVE/PATH`."""
+
+    scheme: str
+    path: Path | None = None
+    dsn: str = ""
+
+    def __str__(self) -> str:
+        return f"sqlite://{self.path}" if self.scheme == "sqlite" else self.dsn
+
+
+def parse_db_url(text: str) -> DbUrl:
+    if text.startswith("sqlite:"):
+        rest = text.removeprefix("sqlite:")
+        if rest.startswith("//"):
+            rest = "/" + rest.lstrip("/")
+        if not rest or rest == "/":
+            raise InvalidInput(f"'{text}' has no file path: use sqlite:///ABSOLUTE/PATH.db")
+        return DbUrl("sqlite", Path(rest).absolute())
+    if text.startswith(("postgresql://", "postgres://")):
+        return DbUrl("postgresql", dsn=text)
+    raise InvalidInput(
+        f"'{text}' is not a database URL: use sqlite:///PATH/TO/FILE.db or postgresql://…"
+    )

@@ -53,3 +53,31 @@ def mint(
     if result.replayed:
         say(f"mint {pid} was already made; showing the original result")
     emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)
+
+
+@app.command("invite")
+def invite(
+    ctx: typer.Context,
+    role: str = typer.Option("user", "--role", help="user, admin or auditor."),
+    ttl: str = typer.Option("24h", "--ttl", help="How long the code stays valid (30m, 24h, 7d)."),
+    output: Format = OutputOption,
+) -> None:
+    """Create a one-time invite code for a new user to enroll a device with."""
+    from cpay_cli.output import iso_time
+    from cpay_engine.domain.model import parse_role
+    from cpay_engine.domain.query import parse_duration_s
+
+    seconds = parse_duration_s(ttl)
+    s = session(ctx)
+    created = s.api().create_invite(role=parse_role(role), ttl_seconds=seconds)
+    say(
+        f"Invite for a new {created.role.value}, valid until {iso_time(created.expires_at_ms)}. "
+        f"Give it to them privately; they run: CPAY_INVITE=<code> cpay init --remote "
+        f"{s.profile.server or 'HOST:PORT'} --handle NAME"
+    )
+    row = {
+        "code": created.code,
+        "role": created.role.value,
+        "expires_at": iso_time(created.expires_at_ms),
+    }
+    emit_one(row, output, [("code", "Code"), ("role", "Role"), ("expires_at", "Expires")])

@@ -52,3 +52,24 @@ def add(
         "key_id": user.key_id,
     }
     emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])
+
+
+@app.command("list")
+def list_users(ctx: typer.Context, output: Format = OutputOption) -> None:
+    """Everyone on this wallet or server (admins and auditors)."""
+    from cpay_cli.output import emit, iso_time
+
+    rows = [
+        {
+            "handle": "@" + u.handle,
+            "role": u.role.value,
+            "user_id": u.user_id,
+            "created_at": iso_time(u.created_at_ms),
+        }
+        for u in session(ctx).api().list_users()
+    ]
+    emit(
+        rows,
+        output,
+        [("handle", "Handle"), ("role", "Role"), ("user_id", "User id"), ("created_at", "Created")],
+    )

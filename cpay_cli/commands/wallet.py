@@ -47,7 +47,11 @@ def default_handle() -> str:
 
 
 def create_local_wallet(
-    s: Session, handle_text: str | None, *, make_current: bool = True
+    s: Session,
+    handle_text: str | None,
+    *,
+    make_current: bool = True,
+    db_path: Path | None = None,
 ) -> Profile:
     """Keys first (read back), then the database, then the profile; undo all on failure."""
     from cpay_engine.adapters.crypto import SigningKey
@@ -62,7 +66,7 @@ def create_local_wallet(
             f"profile '{name}' already exists ({s.config.profiles[name].db}): "
             f"use --profile NAME for another wallet"
         )
-    db = s.home.wallet_db(name)
+    db = db_path or s.home.wallet_db(name)
     if db.exists():
         raise AlreadyInitialized(
             f"{db} already holds a wallet but no profile points to it: move it away first"
@@ -99,15 +103,111 @@ def create_local_wallet(
     return profile
 
 
+def enroll_remote(
+    s: Session, server: str | None, invite: str, handle_text: str | None, ca: Path | None
+) -> Profile:
+    """Create the device key, register it with the server using the invite, save a profile."""
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.adapters.keystore import choose_backend
+    from cpay_engine.client import RetryPolicy, SignedClient
+    from cpay_engine.domain.model import parse_handle
+    from cpay_engine.rpc.transport import GrpcTransport, parse_target
+
+    name = s.chosen_profile_name()
+    existing = s.config.profiles.get(name)
+    if existing is not None and (existing.users or existing.mode != "remote"):
+        raise AlreadyInitialized(
+            f"profile '{name}' already exists: use --profile NAME for another one"
+        )
+    target = parse_target(server or (existing.server if existing else ""))
+    ca_path = ca or (Path(existing.ca) if existing and existing.ca else None)
+    handle = parse_handle(handle_text or default_handle())
+    code = invite.strip()
+    if not code:
+        raise InvalidInput("the invite code is empty: ask an admin for `cpay admin invite`")
+    backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
+    key = SigningKey.generate()
+    key_name = s.key_name(name, handle, key.key_id)
+    s.keystore.save(key_name, key, backend)
+    try:
+        client = SignedClient(
+            GrpcTransport(target, ca_file=ca_path), key, retry=RetryPolicy(attempts=4)
+        )
+        try:
+            enrolled = client.enroll(invite_code=code, handle=handle)
+        finally:
+            client.close()
+    except BaseException:
+        s.keystore.delete(key_name, backend)
+        raise
+    profile = Profile(
+        name=name,
+        mode="remote",
+        server=target,
+        ca=str(ca_path.absolute()) if ca_path else "",
+        default_user=enrolled.user.handle,
+        users={enrolled.user.handle: KeyRef(key.key_id, backend.value)},
+        engine_public_keys={k.key_id: k.public_key.hex() for k in enrolled.engine_keys},
+    )
+    s.config.profiles[name] = profile
+    if s.config.current not in s.config.profiles or s.config.current == name:
+        s.config.current = name
+    s.config.save()
+    return profile
+
+
+def _invite_code(option: str | None) -> str:
+    if option == "-":
+        import sys
+
+        return sys.stdin.readline().strip()
+    return (option or os.environ.get("CPAY_INVITE", "")).strip()
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
         ctx: typer.Context,
         handle: str | None = typer.Option(None, "--handle", help="Your handle (default: login)."),
+        remote: str | None = typer.Option(
+            None, "--remote", help="HOST:PORT of a CPay server to enroll with (remote mode)."
+        ),
+        invite: str | None = typer.Option(
+            None,
+            "--invite",
+            help="Invite code from `cpay admin invite` ('-' reads it from stdin; "
+            "CPAY_INVITE also works and keeps it out of the process list).",
+        ),
+        ca: Path | None = typer.Option(None, "--ca", help="CA certificate for a TLS server."),
         output: Format = OutputOption,
     ) -> None:
-        """Create the local wallet; its first user is an admin."""
+        """Create a local wallet (first user is an admin), or enroll with a server."""
         s = session(ctx)
+        code = _invite_code(invite)
+        existing = s.config.profiles.get(s.chosen_profile_name())
+        if remote or code or (existing is not None and existing.mode == "remote"):
+            if not code:
+                raise InvalidInput(
+                    "enrolling with a server needs an invite: --invite CODE, --invite - "
+                    "(stdin) or CPAY_INVITE"
+                )
+            profile = enroll_remote(s, remote, code, handle, ca)
+            ref = profile.users[profile.default_user]
+            say(
+                f"Enrolled @{profile.default_user} with {profile.server} (profile "
+                f"'{profile.name}', remote mode); device key {ref.key_id} in the "
+                f"{ref.keystore} key store."
+            )
+            row = {
+                "profile": profile.name,
+                "handle": profile.default_user,
+                "mode": "remote",
+                "server": profile.server,
+                "key_id": ref.key_id,
+                "keystore": ref.keystore,
+            }
+            emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])
+            return
         profile = create_local_wallet(s, handle)
         ref = profile.users[profile.default_user]
         say(
@@ -244,9 +344,9 @@ def register(app: typer.Typer) -> None:
         from cpay_engine.client import receipt_verifies
         from cpay_engine.domain.money import format_amount
 
-        api = session(ctx).api()
-        tx = api.transaction(tx_id)
-        verified = receipt_verifies(tx, api.account().engine_keys)
+        s = session(ctx)
+        tx = s.api().transaction(tx_id)
+        verified = receipt_verifies(tx, s.trusted_engine_keys())
         row = payment_row(tx, False)
         row.pop("replayed")
         row["direction"] = tx.direction.value

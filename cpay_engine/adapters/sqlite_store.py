@@ -485,7 +485,13 @@ class SqliteUnitOfWork:
         return ReceiptRecord(row[0], bytes(row[1]), bytes(row[2])) if row else None
 
     def history(
-        self, user_id: str, f: HistoryFilter, before_seq: int, after_seq: int, limit: int
+        self,
+        user_id: str,
+        f: HistoryFilter,
+        before_seq: int,
+        after_seq: int,
+        limit: int,
+        ascending: bool = False,
     ) -> list[TxRecord]:
         where = ["p.user_id = ?"]
         args: list[Any] = [user_id]
@@ -524,7 +530,7 @@ class SqliteUnitOfWork:
             where.append(f"(t.memo LIKE ? ESCAPE '\\' OR {counterparty} LIKE ? ESCAPE '\\')")
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             args.extend([pattern, pattern])
-        order = "ASC" if after_seq and not before_seq else "DESC"
+        order = "ASC" if ascending else "DESC"
         sql = (
             f"SELECT {_TX_COLUMNS}, p.direction FROM tx_parties p "
             f"JOIN transactions t ON t.seq = p.seq WHERE {' AND '.join(where)} "

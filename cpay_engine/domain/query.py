@@ -46,6 +46,14 @@ _AGE_RE = re.compile(r"\A(\d{1,6})([mhdw])\Z", re.ASCII)
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def parse_duration_s(text: str) -> int:
+    """'30m', '24h', '7d', '2w' -> seconds."""
+    m = _AGE_RE.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"'{text}' is not a duration: use 30m, 24h, 7d or 2w")
+    return int(timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))}).total_seconds())
+
+
 def parse_when(text: str, now_ms: int) -> int:
     """A date, ISO timestamp or age ('7d') -> epoch milliseconds."""
     m = _AGE_RE.match(text)

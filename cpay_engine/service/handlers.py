@@ -361,7 +361,8 @@ def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
     before = _parse_cursor(body.before_cursor)
     after = _parse_cursor(body.after_cursor)
-    rows = ctx.uow.history(ctx.user.id, _filter(body.filter), before, after, limit)
+    ascending = bool(body.after_cursor)  # a sync: everything after the cursor, oldest first
+    rows = ctx.uow.history(ctx.user.id, _filter(body.filter), before, after, limit, ascending)
     response = pb.TransactionHistoryResponse()
     for row in rows:
         assert row.direction is not None

@@ -145,7 +145,13 @@ class UnitOfWork(Protocol):
     def postings(self, seq: int) -> list[PostingRecord]: ...
     def receipt(self, seq: int) -> ReceiptRecord | None: ...
     def history(
-        self, user_id: str, f: HistoryFilter, before_seq: int, after_seq: int, limit: int
+        self,
+        user_id: str,
+        f: HistoryFilter,
+        before_seq: int,
+        after_seq: int,
+        limit: int,
+        ascending: bool = False,
     ) -> list[TxRecord]: ...
 
     # audit

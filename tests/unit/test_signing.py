@@ -440,7 +440,8 @@ def test_an_envelope_replayed_after_its_window_is_rejected_as_stale(
     clock.advance(FRESHNESS_WINDOW_MS + 1)
     with pytest.raises(Unauthenticated, match="behind"):
         send_payment(funded, signed)
-    assert dbl_balance(funded, "bob") == 1_000
+    [balance] = funded.client_for_key(funded.keys["bob"], clock=clock).balances("DBL")
+    assert balance.available_minor == 1_000
 
 
 def test_the_nonce_of_an_accepted_envelope_is_remembered_while_the_envelope_is_fresh(

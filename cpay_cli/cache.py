@@ -1,0 +1,364 @@
+"""The remote-mode history cache, and CachingEngine, which keeps it in step.
+
+Per profile, a SQLite file managed with sqlite-utils: transactions upserted by id
+(with postings and receipts, so they verify offline), an incremental sync cursor,
+and full-text search over memo and counterparty. When the server cannot be reached,
+history and show answer from the cache and say so (with its age) on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from cpay_engine.adapters.crypto import SigningKey
+from cpay_engine.api import (
+    AccountView,
+    BalanceView,
+    EnrollmentView,
+    HistoryPage,
+    InviteView,
+    KeyView,
+    PaymentResult,
+    PaymentsAPI,
+    PostingView,
+    ReceiptView,
+    RotationResult,
+    TransactionView,
+    UserListing,
+    UserView,
+    VerifyReport,
+)
+from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.errors import InvalidInput, OutcomeUnknown, Unavailable
+
+SYNC_PAGE = 500
+TABLE = "transactions"
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class HistoryCache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite_utils.Database(path)
+        self.db.execute("PRAGMA journal_mode = WAL")
+        table = self.db.table(TABLE)
+        if not table.exists():
+            table.create(
+                {
+                    "id": str,
+                    "seq": int,
+                    "kind": str,
+                    "status": str,
+                    "created_at_ms": int,
+                    "from_handle": str,
+                    "to_handle": str,
+                    "amount_minor": int,
+                    "currency": str,
+                    "memo": str,
+                    "direction": str,
+                    "counterparty": str,
+                    "failure_code": str,
+                    "failure_message": str,
+                    "postings": str,
+                    "receipt_key_id": str,
+                    "receipt_payload": bytes,
+                    "receipt_signature": bytes,
+                },
+                pk="id",
+            )
+            table.create_index(["seq"], unique=True)
+            table.enable_fts(["memo", "counterparty"], create_triggers=True)
+        self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- sync state --------------------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return str(row[0]) if row else None
+
+    @property
+    def sync_cursor(self) -> str:
+        return self._meta("sync_cursor") or ""
+
+    @property
+    def synced_at_ms(self) -> int:
+        return int(self._meta("synced_at_ms") or 0)
+
+    def mark_synced(self, cursor: str, at_ms: int) -> None:
+        self.db.table("meta").upsert_all(
+            [{"key": "sync_cursor", "value": cursor}, {"key": "synced_at_ms", "value": str(at_ms)}],
+            pk="key",
+        )
+
+    # --- rows --------------------------------------------------------------------------
+
+    def upsert(self, txs: Iterable[TransactionView]) -> None:
+        rows = [_row(t) for t in txs]
+        if rows:
+            self.db.table(TABLE).upsert_all(rows, pk="id")
+
+    def get(self, tx_id: str) -> TransactionView | None:
+        row = self.db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [tx_id]).fetchone()
+        if row is None:
+            return None
+        columns = [d[0] for d in self.db.execute(f"SELECT * FROM {TABLE} LIMIT 0").description]
+        return _view(dict(zip(columns, row, strict=True)))
+
+    def page(self, f: HistoryFilter, before_seq: int, limit: int) -> list[TransactionView]:
+        where: list[str] = ["1 = 1"]
+        args: list[str | int] = []
+        if before_seq:
+            where.append("seq < ?")
+            args.append(before_seq)
+        for column, value in (
+            ("counterparty", f.counterparty),
+            ("currency", f.currency),
+            ("status", f.status.value if f.status else ""),
+            ("direction", f.direction.value if f.direction else ""),
+        ):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if f.min_amount_minor:
+            where.append("amount_minor >= ?")
+            args.append(f.min_amount_minor)
+        if f.max_amount_minor:
+            where.append("amount_minor <= ?")
+            args.append(f.max_amount_minor)
+        if f.since_ms:
+            where.append("created_at_ms >= ?")
+            args.append(f.since_ms)
+        if f.until_ms:
+            where.append("created_at_ms < ?")
+            args.append(f.until_ms)
+        if f.words:
+            match = " ".join('"' + w.replace('"', '""') + '"*' for w in f.words)
+            where.append(f"rowid IN (SELECT rowid FROM {TABLE}_fts WHERE {TABLE}_fts MATCH ?)")
+            args.append(match)
+        args.append(limit)
+        sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+        cursor = self.db.execute(sql, args)
+        columns = [d[0] for d in cursor.description]
+        return [_view(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
+
+
+def _row(t: TransactionView) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "seq": t.seq,
+        "kind": t.kind.value,
+        "status": t.status.value,
+        "created_at_ms": t.created_at_ms,
+        "from_handle": t.from_handle,
+        "to_handle": t.to_handle,
+        "amount_minor": t.amount_minor,
+        "currency": t.currency,
+        "memo": t.memo,
+        "direction": t.direction.value,
+        "counterparty": t.counterparty,
+        "failure_code": t.failure_code,
+        "failure_message": t.failure_message,
+        "postings": json.dumps([[p.account, p.amount_minor, p.currency] for p in t.postings]),
+        "receipt_key_id": t.receipt.key_id if t.receipt else "",
+        "receipt_payload": t.receipt.payload if t.receipt else b"",
+        "receipt_signature": t.receipt.signature if t.receipt else b"",
+    }
+
+
+def _view(r: dict[str, Any]) -> TransactionView:
+    receipt = (
+        ReceiptView(r["receipt_key_id"], bytes(r["receipt_payload"]), bytes(r["receipt_signature"]))
+        if r["receipt_key_id"]
+        else None
+    )
+    return TransactionView(
+        id=r["id"],
+        seq=r["seq"],
+        kind=TxKind(r["kind"]),
+        status=TxStatus(r["status"]),
+        created_at_ms=r["created_at_ms"],
+        from_handle=r["from_handle"],
+        to_handle=r["to_handle"],
+        amount_minor=r["amount_minor"],
+        currency=r["currency"],
+        memo=r["memo"],
+        direction=Direction(r["direction"]),
+        counterparty=r["counterparty"],
+        failure_code=r["failure_code"] or "",
+        failure_message=r["failure_message"] or "",
+        postings=tuple(PostingView(a, m, c) for a, m, c in json.loads(r["postings"] or "[]")),
+        receipt=receipt,
+    )
+
+
+def _seq(cursor: str) -> int:
+    if not cursor:
+        return 0
+    prefix, _, seq = cursor.partition(".")
+    if prefix != "c1" or not seq.isdigit():
+        raise InvalidInput("the history cursor is not valid: start over")
+    return int(seq)
+
+
+class CachingEngine:
+    """PaymentsAPI over a remote engine, answering history from the synced cache."""
+
+    def __init__(
+        self,
+        remote: PaymentsAPI,
+        cache: HistoryCache,
+        *,
+        warn: Callable[[str], None],
+        clock: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.remote = remote
+        self.cache = cache
+        self._warn = warn
+        self._clock = clock
+        self.offline = False
+
+    @property
+    def key_id(self) -> str:
+        return self.remote.key_id
+
+    def close(self) -> None:
+        self.cache.close()
+        self.remote.close()
+
+    def sync(self) -> bool:
+        """Fetch what is new since the cursor. False (with a warning) when unreachable."""
+        cursor = self.cache.sync_cursor or "c1.0"
+        try:
+            while True:
+                page = self.remote.history(
+                    limit=SYNC_PAGE, after_cursor=cursor, include_details=True
+                )
+                self.cache.upsert(page.transactions)
+                cursor = page.sync_cursor or cursor
+                if len(page.transactions) < SYNC_PAGE:
+                    break
+        except (Unavailable, OutcomeUnknown) as error:
+            self._went_offline(error)
+            return False
+        self.cache.mark_synced(cursor, self._clock())
+        return True
+
+    def _went_offline(self, error: Exception) -> None:
+        self.offline = True
+        synced = self.cache.synced_at_ms
+        age = "never synced" if not synced else f"last synced {_age(self._clock() - synced)} ago"
+        self._warn(f"warning: {error}; showing the offline cache ({age})")
+
+    def history(
+        self,
+        *,
+        limit: int = 50,
+        before_cursor: str = "",
+        after_cursor: str = "",
+        filter: HistoryFilter | None = None,
+        include_details: bool = False,
+    ) -> HistoryPage:
+        if after_cursor:
+            return self.remote.history(
+                limit=limit,
+                after_cursor=after_cursor,
+                filter=filter,
+                include_details=include_details,
+            )
+        if not before_cursor and not self.offline:
+            self.sync()
+        rows = self.cache.page(filter or HistoryFilter(), _seq(before_cursor), limit)
+        next_cursor = f"c1.{rows[-1].seq}" if len(rows) == limit else ""
+        return HistoryPage(tuple(rows), next_cursor, self.cache.sync_cursor)
+
+    def transaction(self, tx_id: str) -> TransactionView:
+        try:
+            tx = self.remote.transaction(tx_id)
+        except (Unavailable, OutcomeUnknown) as error:
+            cached = self.cache.get(tx_id)
+            if cached is None:
+                raise
+            self._went_offline(error)
+            return cached
+        self.cache.upsert([tx])
+        return tx
+
+    def pay(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult:
+        result = self.remote.pay(
+            payment_id=payment_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            memo=memo,
+        )
+        self.cache.upsert([result.transaction])
+        return result
+
+    def mint(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult:
+        return self.remote.mint(
+            payment_id=payment_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            memo=memo,
+        )
+
+    # --- plain delegation --------------------------------------------------------------
+
+    def account(self) -> AccountView:
+        return self.remote.account()
+
+    def balances(self, currency: str = "") -> list[BalanceView]:
+        return self.remote.balances(currency)
+
+    def create_user(self, *, handle: str, role: Role, public_key: bytes) -> UserView:
+        return self.remote.create_user(handle=handle, role=role, public_key=public_key)
+
+    def list_keys(self) -> list[KeyView]:
+        return self.remote.list_keys()
+
+    def rotate_key(self, new_key: SigningKey) -> RotationResult:
+        return self.remote.rotate_key(new_key)
+
+    def revoke_key(self, key_id: str) -> KeyView:
+        return self.remote.revoke_key(key_id)
+
+    def verify_ledger(self) -> VerifyReport:
+        return self.remote.verify_ledger()
+
+    def create_invite(self, *, role: Role, ttl_seconds: int = 0) -> InviteView:
+        return self.remote.create_invite(role=role, ttl_seconds=ttl_seconds)
+
+    def enroll(self, *, invite_code: str, handle: str) -> EnrollmentView:
+        return self.remote.enroll(invite_code=invite_code, handle=handle)
+
+    def list_users(self) -> list[UserListing]:
+        return self.remote.list_users()
+
+
+def _age(ms: int) -> str:
+    seconds = max(ms // 1000, 0)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
