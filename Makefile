@@ -6,7 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-setup
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test check lint typecheck contracts bench clean
+NODE_STAMP := node_modules/.stamp-npm
+
+.PHONY: setup run test check lint typecheck contracts buf-lint bench clean
 
 # Idempotent: reinstalls only when the project files changed.
 $(STAMP): pyproject.toml hatch_build.py $(wildcard proto/cpay/v1/*.proto)
@@ -16,6 +18,14 @@ $(STAMP): pyproject.toml hatch_build.py $(wildcard proto/cpay/v1/*.proto)
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# buf (npm @bufbuild/buf, pinned in package-lock.json) lints proto/.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+buf-lint: $(NODE_STAMP)
+	node_modules/.bin/buf lint
 
 run: setup
 	$(BIN)/cpay demo
@@ -33,10 +43,10 @@ typecheck: setup
 contracts: setup
 	$(BIN)/lint-imports
 
-check: lint typecheck contracts test
+check: lint typecheck contracts buf-lint test
 
 bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules build dist .mypy_cache .ruff_cache .pytest_cache

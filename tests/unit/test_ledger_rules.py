@@ -6,14 +6,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cpay_engine.api import TransactionView
+from cpay_engine.api import PaymentResult, TransactionView
 from cpay_engine.client import SignedClient
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
-from cpay_engine.domain.query import parse_query
+from cpay_engine.domain.query import HistoryFilter, parse_query
 from cpay_engine.errors import (
     IdempotencyConflict,
     InsufficientFunds,
@@ -41,6 +42,26 @@ def row_counts(wallet: Wallet) -> dict[str, int]:
 def dbl(client: SignedClient) -> int:
     [balance] = client.balances("DBL")
     return balance.available_minor
+
+
+@dataclass(frozen=True)
+class Order:
+    """A Dabloon payment order; `replace` it to vary one field."""
+
+    payment_id: str = "pay-order-001"
+    recipient: str = "carol"
+    amount_minor: int = 1_250
+    memo: str = "lunch"
+    currency: str = "DBL"
+
+    def send(self, client: SignedClient) -> PaymentResult:
+        return client.pay(
+            payment_id=self.payment_id,
+            recipient=self.recipient,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+            memo=self.memo,
+        )
 
 
 @pytest.fixture
@@ -101,16 +122,9 @@ def test_replaying_the_same_payment_returns_the_original_without_moving_money_tw
     funded: Wallet,
 ) -> None:
     bob = funded.client("bob")
-    order = {
-        "payment_id": "pay-replay-01",
-        "recipient": "carol",
-        "amount_minor": 1_250,
-        "currency": "DBL",
-        "memo": "lunch",
-    }
-    first = bob.pay(**order)  # type: ignore[arg-type]
+    first = Order().send(bob)
     counts = row_counts(funded)
-    again = bob.pay(**order)  # type: ignore[arg-type]
+    again = Order().send(bob)
     assert not first.replayed
     assert again.replayed
     assert again.transaction == first.transaction
@@ -129,30 +143,24 @@ def test_a_replay_may_spell_the_recipient_and_currency_differently(funded: Walle
 
 
 @pytest.mark.parametrize(
-    ("field", "change"),
+    ("field", "changed"),
     [
-        ("amount", {"amount_minor": 1_251}),
-        ("recipient", {"recipient": "dave"}),
-        ("memo", {"memo": "dinner"}),
+        ("amount", Order(amount_minor=1_251)),
+        ("recipient", Order(recipient="dave")),
+        ("memo", Order(memo="dinner")),
+        ("memo", Order(memo="")),
     ],
 )
 def test_the_same_id_with_different_content_is_a_conflict_naming_the_field(
-    funded: Wallet, field: str, change: dict[str, object]
+    funded: Wallet, field: str, changed: Order
 ) -> None:
     bob = funded.client("bob")
-    order: dict[str, object] = {
-        "payment_id": "pay-conflict1",
-        "recipient": "carol",
-        "amount_minor": 1_250,
-        "currency": "DBL",
-        "memo": "lunch",
-    }
-    bob.pay(**order)  # type: ignore[arg-type]
+    Order().send(bob)
     counts = row_counts(funded)
     with pytest.raises(IdempotencyConflict) as caught:
-        bob.pay(**{**order, **change})  # type: ignore[arg-type]
+        changed.send(bob)
     assert caught.value.details["field"] == field
-    assert caught.value.details["payment_id"] == "pay-conflict1"
+    assert caught.value.details["payment_id"] == Order().payment_id
     assert f"different {field}" in caught.value.message
     assert row_counts(funded) == counts
     assert (dbl(bob), dbl(funded.client("carol")), dbl(funded.client("dave"))) == (3_750, 1_250, 0)
@@ -237,22 +245,23 @@ def test_a_payment_in_anything_but_dabloons_is_invalid_input(funded: Wallet, cur
 @pytest.mark.parametrize(
     "order",
     [
-        {"payment_id": "short", "recipient": "carol", "amount_minor": 1},
-        {"payment_id": "", "recipient": "carol", "amount_minor": 1},
-        {"payment_id": "pay-bad-0001", "recipient": "carol", "amount_minor": 0},
-        {"payment_id": "pay-bad-0001", "recipient": "carol", "amount_minor": -5},
-        {"payment_id": "pay-bad-0001", "recipient": "carol", "amount_minor": 10**15 + 1},
-        {"payment_id": "pay-bad-0001", "recipient": "c", "amount_minor": 1},
-        {"payment_id": "pay-bad-0001", "recipient": "treasury", "amount_minor": 1},
-        {"payment_id": "pay-bad-0001", "recipient": "carol", "amount_minor": 1, "memo": "x" * 281},
+        Order(payment_id="short"),
+        Order(payment_id=""),
+        Order(payment_id="pay with spaces"),
+        Order(amount_minor=0),
+        Order(amount_minor=-5),
+        Order(amount_minor=10**15 + 1),
+        Order(recipient="c"),
+        Order(recipient="treasury"),
+        Order(memo="x" * 281),
+        Order(memo="nul\x00byte"),
     ],
+    ids=repr,
 )
-def test_malformed_payment_fields_are_invalid_input(
-    funded: Wallet, order: dict[str, object]
-) -> None:
+def test_malformed_payment_fields_are_invalid_input(funded: Wallet, order: Order) -> None:
     before = row_counts(funded)
     with pytest.raises(InvalidInput):
-        funded.client("bob").pay(currency="DBL", **order)  # type: ignore[arg-type]
+        order.send(funded.client("bob"))
     assert row_counts(funded) == before
 
 
@@ -320,11 +329,13 @@ def make_traffic(wallet: Wallet, count: int) -> list[str]:
     return ids
 
 
-def all_pages(client: SignedClient, limit: int, **kwargs: object) -> list[list[TransactionView]]:
+def all_pages(
+    client: SignedClient, limit: int, query: HistoryFilter | None = None
+) -> list[list[TransactionView]]:
     pages: list[list[TransactionView]] = []
     cursor = ""
     while True:
-        page = client.history(limit=limit, before_cursor=cursor, **kwargs)  # type: ignore[arg-type]
+        page = client.history(limit=limit, before_cursor=cursor, filter=query)
         pages.append(list(page.transactions))
         if not page.next_cursor:
             return pages
@@ -491,8 +502,11 @@ def test_history_tables_refuse_updates_and_deletes(
     assert funded.client("alice").verify_ledger().ok
 
 
+TAMPERED_SEQ = "(SELECT seq FROM transactions WHERE id = 'pay-tamper-01')"
+
+
 def tamper(wallet: Wallet, *statements: str) -> None:
-    """Drop the immutability triggers, then run `statements`: what an attacker with the file can do."""
+    """Drop the immutability triggers and run `statements`, as anyone holding the file can."""
     with database(wallet.path) as db:
         for (name,) in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'trigger'"
@@ -528,7 +542,7 @@ def test_an_edited_posting_is_reported(funded: Wallet) -> None:
 def test_deleted_postings_are_reported(funded: Wallet) -> None:
     problems = problems_after(
         funded,
-        "DELETE FROM postings WHERE seq = (SELECT seq FROM transactions WHERE id = 'pay-tamper-01')",
+        "DELETE FROM postings WHERE seq = " + TAMPERED_SEQ,
     )
     assert any("but postings sum to" in p for p in problems)
     assert any("receipt of pay-tamper-01 disagrees" in p for p in problems)
@@ -537,8 +551,7 @@ def test_deleted_postings_are_reported(funded: Wallet) -> None:
 def test_a_forged_receipt_signature_is_reported(funded: Wallet) -> None:
     problems = problems_after(
         funded,
-        "UPDATE receipts SET signature = zeroblob(64) "
-        "WHERE seq = (SELECT seq FROM transactions WHERE id = 'pay-tamper-01')",
+        "UPDATE receipts SET signature = zeroblob(64) WHERE seq = " + TAMPERED_SEQ,
     )
     assert problems == ("receipt of pay-tamper-01 has a bad signature",)
 
@@ -547,7 +560,7 @@ def test_an_edited_receipt_payload_is_reported(funded: Wallet) -> None:
     problems = problems_after(
         funded,
         "UPDATE receipts SET payload = CAST(replace(CAST(payload AS TEXT), '700', '7') AS BLOB) "
-        "WHERE seq = (SELECT seq FROM transactions WHERE id = 'pay-tamper-01')",
+        "WHERE seq = " + TAMPERED_SEQ,
     )
     assert "receipt of pay-tamper-01 has a bad signature" in problems
     assert any("receipt of pay-tamper-01 disagrees" in p for p in problems)
@@ -556,7 +569,7 @@ def test_an_edited_receipt_payload_is_reported(funded: Wallet) -> None:
 def test_a_deleted_receipt_is_reported(funded: Wallet) -> None:
     problems = problems_after(
         funded,
-        "DELETE FROM receipts WHERE seq = (SELECT seq FROM transactions WHERE id = 'pay-tamper-01')",
+        "DELETE FROM receipts WHERE seq = " + TAMPERED_SEQ,
     )
     assert problems == ("transaction pay-tamper-01 is completed but has no receipt",)
 
