@@ -1,0 +1,73 @@
+"""The server speaks TLS when given a certificate; clients pin the CA with --ca."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cpay_engine.client import SignedClient
+from cpay_engine.errors import Unavailable
+from cpay_engine.rpc.server import TlsFiles, start_server
+from cpay_engine.rpc.transport import GrpcTransport
+from tests.support import Wallet
+
+
+def _self_signed(directory: Path) -> TlsFiles:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "server.pem", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return TlsFiles(cert=cert_path, key=key_path)
+
+
+def test_a_client_that_trusts_the_ca_talks_to_a_tls_server(wallet: Wallet, tmp_path: Path) -> None:
+    tls = _self_signed(tmp_path)
+    running = start_server(wallet.engine, "localhost:0", tls=tls)
+    try:
+        client = SignedClient(
+            GrpcTransport(f"localhost:{running.port}", ca_file=tls.cert), wallet.keys["alice"]
+        )
+        assert client.account().handle == "alice"
+        client.close()
+    finally:
+        running.stop(0)
+
+
+def test_a_plaintext_client_cannot_talk_to_a_tls_server(wallet: Wallet, tmp_path: Path) -> None:
+    tls = _self_signed(tmp_path)
+    running = start_server(wallet.engine, "localhost:0", tls=tls)
+    try:
+        client = SignedClient(
+            GrpcTransport(f"localhost:{running.port}", timeout_s=3), wallet.keys["alice"]
+        )
+        with pytest.raises(Unavailable):
+            client.balances()
+        client.close()
+    finally:
+        running.stop(0)
