@@ -337,7 +337,9 @@ def run(config: RunConfig) -> list[Figure]:
             samples=tuple(t.rate for t in engine),
             baseline_samples=tuple(t.rate for t in raw),
             notes=(
-                f"Per payment (medians): engine {per_payment(engine)}; raw sqlite3 "
+                "Ratio per repetition (paired, same disk conditions): "
+                + ", ".join(f"{e.rate / r.rate:.2f}" for e, r in zip(engine, raw, strict=True))
+                + f". Per payment (medians): engine {per_payment(engine)}; raw sqlite3 "
                 f"{per_payment(raw)}. Wall minus CPU is mostly waiting for fsync at COMMIT."
             ),
         )

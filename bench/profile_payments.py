@@ -3,6 +3,7 @@
 Not a benchmark (nothing is written to docs/benchmarks.md): a diagnostic for the
 local_payments figure. It runs the same loop as local_payments three ways:
 
+0. counting the WAL pages each payment writes (and fsyncs at COMMIT);
 1. timing every SQL statement the engine sends (a proxy around the store's connection),
    next to the same for the raw sqlite3 baseline;
 2. under cProfile, printing the functions with the most own time;
@@ -24,7 +25,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from bench.local_payments import engine_rate, raw_rate
+from bench.local_payments import (
+    EngineSide,
+    RawSide,
+    Side,
+    engine_rate,
+    payment_ids,
+    raw_rate,
+)
 from bench.wallet import BenchWallet
 from cpay_engine.adapters.sqlite_store import SqliteStore
 
@@ -111,6 +119,32 @@ def time_raw_statements(path: Path, payments: int) -> tuple[float, StatementTime
     return rate, times
 
 
+def wal_pages_per_payment(root: Path, payments: int) -> tuple[float, float]:
+    """(engine, raw) WAL frames (pages) written per payment, with checkpoints held off.
+
+    Every frame is written and fsynced at COMMIT, and checkpoints come once per
+    wal_autocheckpoint (1000) frames, so this is the I/O each payment costs.
+    """
+
+    def frames(path: Path, conn: sqlite3.Connection, side: Side) -> float:
+        page_size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        side.pay(payment_ids(payments))
+        wal = Path(f"{path}-wal").stat().st_size
+        side.close()
+        return (wal - 32) / (page_size + 24) / payments
+
+    engine = EngineSide(root / "wal-engine.db", payments)
+    store = engine.wallet.engine.store
+    if not isinstance(store, SqliteStore):
+        raise TypeError(f"expected the SQLite store, got {type(store).__name__}")
+    engine_frames = frames(root / "wal-engine.db", store._connect(), engine)
+    raw = RawSide(root / "wal-raw.db", payments)
+    raw_frames = frames(root / "wal-raw.db", raw.conn, raw)
+    return engine_frames, raw_frames
+
+
 def profile_engine(path: Path, payments: int, top: int) -> tuple[float, str]:
     profiler = cProfile.Profile()
     profiler.enable()
@@ -135,7 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plain = engine_rate(root / "plain.db", n)
         raw = raw_rate(root / "raw-plain.db", n)
         print(f"uninstrumented: engine {plain:,.0f} payments/s, raw {raw:,.0f} payments/s")
-        print(f"  = {1e6 / plain:,.0f} µs vs {1e6 / raw:,.0f} µs per payment\n")
+        print(f"  = {1e6 / plain:,.0f} µs vs {1e6 / raw:,.0f} µs per payment")
+        engine_pages, raw_pages = wal_pages_per_payment(root, min(n, 500))
+        print(f"WAL pages written per payment: engine {engine_pages:.1f}, raw {raw_pages:.1f}\n")
         engine_timed, engine_times = time_engine_statements(root / "timed.db", n)
         raw_timed, raw_times = time_raw_statements(root / "raw-timed.db", n)
         print(engine_times.table(n, f"engine ({engine_timed:,.0f} payments/s with the proxy)"))

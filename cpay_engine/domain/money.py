@@ -41,6 +41,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 # for balances). 10^15 minor units is 10 trillion USD or 1 quadrillion JPY.
 MAX_AMOUNT_MINOR = 10**15
 
+# Longer text cannot be a valid amount; checked before int() sees it.
+_MAX_AMOUNT_CHARS = 40
 _AMOUNT_RE = re.compile(r"\A(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?\Z", re.ASCII)
 _CURRENCY_RE = re.compile(r"\A[A-Za-z]{3}\Z", re.ASCII)
 
@@ -69,6 +71,11 @@ def parse_amount(text: str, currency: str) -> int:
     """
     code = parse_currency(currency)
     exp = CURRENCY_EXPONENTS[code]
+    if len(text) > _MAX_AMOUNT_CHARS:
+        raise InvalidInput(
+            f"the amount has {len(text)} characters; the maximum is "
+            f"{format_amount(MAX_AMOUNT_MINOR, code)} {code}"
+        )
     m = _AMOUNT_RE.match(text)
     if m is None:
         raise InvalidInput(

@@ -245,7 +245,9 @@ class Engine:
     ) -> Message:
         outcome: handlers.Outcome | None = None
         with self.store.unit_of_work() as uow:
-            if not uow.record_nonce(key.key_id, signed.nonce, now + FRESHNESS_WINDOW_MS, now):
+            # Remember the nonce for as long as this envelope would pass the freshness check.
+            expires = signed.timestamp_ms + FRESHNESS_WINDOW_MS
+            if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
                 raise Unauthenticated(
                     "this request was already received (replayed nonce): sign a fresh request"
                 )

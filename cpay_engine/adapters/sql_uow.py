@@ -1,0 +1,467 @@
+"""SqlUnitOfWork: the ledger's SQL, shared by the SQLite and PostgreSQL stores.
+
+Statements are written once with `?` placeholders; a Dialect adapts them (psycopg
+wants `%s`) and supplies what differs: row locks, the ledger sequence lock, which
+driver errors mean "constraint violated".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from cpay_engine.domain.audit import GENESIS, entry_hash
+from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.errors import FailedPrecondition, InternalError
+from cpay_engine.service.ports import (
+    AccountRecord,
+    InviteRecord,
+    KeyRecord,
+    NewTransaction,
+    PostingRecord,
+    ReceiptRecord,
+    TxRecord,
+    UserRecord,
+)
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Dialect(Protocol):
+    integrity_errors: tuple[type[BaseException], ...]
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def lock_accounts(self, account_ids: Sequence[int]) -> None:
+        """Lock these account rows, in id order, until the transaction ends."""
+
+    def lock_ledger_sequence(self) -> None:
+        """Serialize the assignment of transaction seq and audit entries with commit order."""
+
+
+_TX_COLUMNS = (
+    "t.seq, t.id, t.kind, t.status, t.created_at_ms, t.initiator_id, t.from_user_id, "
+    "t.to_user_id, t.from_handle, t.to_handle, t.amount_minor, t.currency, t.memo, "
+    "t.failure_code, t.failure_message"
+)
+
+
+def _tx(row: Sequence[Any], direction: str | None = None) -> TxRecord:
+    return TxRecord(
+        seq=row[0],
+        id=row[1],
+        kind=TxKind(row[2]),
+        status=TxStatus(row[3]),
+        created_at_ms=row[4],
+        initiator_id=row[5],
+        from_user_id=row[6],
+        to_user_id=row[7],
+        from_handle=row[8],
+        to_handle=row[9],
+        amount_minor=row[10],
+        currency=row[11],
+        memo=row[12],
+        failure_code=row[13],
+        failure_message=row[14],
+        direction=Direction(direction) if direction else None,
+    )
+
+
+def _account(row: Sequence[Any]) -> AccountRecord:
+    return AccountRecord(
+        id=row[0],
+        name=row[1],
+        user_id=row[2],
+        currency=row[3],
+        balance_minor=row[4],
+        may_go_negative=bool(row[5]),
+    )
+
+
+_ACCOUNT_COLUMNS = "id, name, user_id, currency, balance_minor, may_go_negative"
+
+
+class SqlUnitOfWork:
+    def __init__(self, dialect: Dialect) -> None:
+        self._c = dialect
+        self._sp = 0
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        return self._c.execute(sql, args).fetchone()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._sp += 1
+        name = f"sp{self._sp}"
+        self._c.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._c.execute(f"ROLLBACK TO {name}")
+            self._c.execute(f"RELEASE {name}")
+            raise
+        self._c.execute(f"RELEASE {name}")
+
+    # --- requests ----------------------------------------------------------------------
+
+    def record_nonce(self, key_id: str, nonce: bytes, expires_at_ms: int, now_ms: int) -> bool:
+        if random.random() < 0.01:  # amortized pruning of nonces outside the window
+            self._c.execute("DELETE FROM nonces WHERE expires_at_ms < ?", (now_ms,))
+        cur = self._c.execute(
+            "INSERT INTO nonces (key_id, nonce, expires_at_ms) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (key_id, nonce, expires_at_ms),
+        )
+        return cur.rowcount == 1
+
+    # --- users and keys ----------------------------------------------------------------
+
+    def user_count(self) -> int:
+        count: int = self._one("SELECT count(*) FROM users")[0]
+        return count
+
+    def get_user(self, user_id: str) -> UserRecord | None:
+        row = self._one(
+            "SELECT id, handle, role, created_at_ms FROM users WHERE id = ?", (user_id,)
+        )
+        return UserRecord(row[0], row[1], Role(row[2]), row[3]) if row else None
+
+    def get_user_by_handle(self, handle: str) -> UserRecord | None:
+        row = self._one(
+            "SELECT id, handle, role, created_at_ms FROM users WHERE handle = ?", (handle,)
+        )
+        return UserRecord(row[0], row[1], Role(row[2]), row[3]) if row else None
+
+    def insert_user(self, user: UserRecord) -> None:
+        try:
+            self._c.execute(
+                "INSERT INTO users (id, handle, role, created_at_ms) VALUES (?, ?, ?, ?)",
+                (user.id, user.handle, user.role.value, user.created_at_ms),
+            )
+        except self._c.integrity_errors:
+            raise FailedPrecondition(
+                f"the handle @{user.handle} is taken: choose another"
+            ) from None
+
+    def get_key(self, key_id: str) -> KeyRecord | None:
+        row = self._one(
+            "SELECT key_id, user_id, public_key, created_at_ms, revoked_at_ms "
+            "FROM device_keys WHERE key_id = ?",
+            (key_id,),
+        )
+        return KeyRecord(row[0], row[1], bytes(row[2]), row[3], row[4]) if row else None
+
+    def insert_key(self, key: KeyRecord) -> None:
+        try:
+            self._c.execute(
+                "INSERT INTO device_keys (key_id, user_id, public_key, created_at_ms) "
+                "VALUES (?, ?, ?, ?)",
+                (key.key_id, key.user_id, key.public_key, key.created_at_ms),
+            )
+        except self._c.integrity_errors:
+            raise FailedPrecondition(
+                f"the key {key.key_id} is already registered: generate a new key"
+            ) from None
+
+    def list_keys(self, user_id: str) -> list[KeyRecord]:
+        rows = self._c.execute(
+            "SELECT key_id, user_id, public_key, created_at_ms, revoked_at_ms FROM device_keys "
+            "WHERE user_id = ? ORDER BY created_at_ms, key_id",
+            (user_id,),
+        )
+        return [KeyRecord(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
+
+    def revoke_key(self, key_id: str, at_ms: int) -> None:
+        self._c.execute(
+            "UPDATE device_keys SET revoked_at_ms = ? WHERE key_id = ? AND revoked_at_ms IS NULL",
+            (at_ms, key_id),
+        )
+
+    def engine_keys(self) -> list[tuple[str, bytes]]:
+        rows = self._c.execute("SELECT key_id, public_key FROM engine_keys ORDER BY created_at_ms")
+        return [(r[0], bytes(r[1])) for r in rows]
+
+    def insert_engine_key(self, key_id: str, public_key: bytes, at_ms: int) -> None:
+        self._c.execute(
+            "INSERT INTO engine_keys (key_id, public_key, created_at_ms) VALUES (?, ?, ?)",
+            (key_id, public_key, at_ms),
+        )
+
+    def list_users(self) -> list[UserRecord]:
+        rows = self._c.execute("SELECT id, handle, role, created_at_ms FROM users ORDER BY handle")
+        return [UserRecord(r[0], r[1], Role(r[2]), r[3]) for r in rows]
+
+    def insert_invite(self, invite: InviteRecord) -> None:
+        self._c.execute(
+            "INSERT INTO invites (code_hash, role, created_by, created_at_ms, expires_at_ms) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                invite.code_hash,
+                invite.role.value,
+                invite.created_by,
+                invite.created_at_ms,
+                invite.expires_at_ms,
+            ),
+        )
+
+    def get_invite(self, code_hash: str) -> InviteRecord | None:
+        row = self._one(
+            "SELECT code_hash, role, created_by, created_at_ms, expires_at_ms, used_at_ms "
+            "FROM invites WHERE code_hash = ?",
+            (code_hash,),
+        )
+        return InviteRecord(row[0], Role(row[1]), row[2], row[3], row[4], row[5]) if row else None
+
+    def use_invite(self, code_hash: str, user_id: str, at_ms: int) -> bool:
+        cur = self._c.execute(
+            "UPDATE invites SET used_at_ms = ?, used_by = ? "
+            "WHERE code_hash = ? AND used_at_ms IS NULL AND expires_at_ms > ?",
+            (at_ms, user_id, code_hash, at_ms),
+        )
+        return cur.rowcount == 1
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._c.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # --- ledger ------------------------------------------------------------------------
+
+    def account(self, user_id: str | None, currency: str, *, create: bool) -> AccountRecord | None:
+        row = self._one(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ? AND currency = ?",
+            (user_id, currency),
+        )
+        if row or not create:
+            return _account(row) if row else None
+        name = f"user:{user_id}:{currency}"
+        row = self._one(
+            "INSERT INTO accounts (name, user_id, currency) VALUES (?, ?, ?) RETURNING id",
+            (name, user_id, currency),
+        )
+        return AccountRecord(int(row[0]), name, user_id, currency, 0, False)
+
+    def system_account(self, name: str, currency: str, may_go_negative: bool) -> AccountRecord:
+        full = f"{name}:{currency}"
+        row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (full,))
+        if row:
+            return _account(row)
+        row = self._one(
+            "INSERT INTO accounts (name, user_id, currency, may_go_negative) "
+            "VALUES (?, NULL, ?, ?) RETURNING id",
+            (full, currency, may_go_negative),
+        )
+        return AccountRecord(int(row[0]), full, None, currency, 0, may_go_negative)
+
+    def user_accounts(self, user_id: str) -> list[AccountRecord]:
+        rows = self._c.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ? ORDER BY currency",
+            (user_id,),
+        )
+        return [_account(r) for r in rows]
+
+    def move(self, debit: AccountRecord, credit: AccountRecord, amount_minor: int) -> bool:
+        # Rows locked in id order first, so two opposite transfers cannot deadlock.
+        self._c.lock_accounts(sorted({debit.id, credit.id}))
+        cur = self._c.execute(
+            "UPDATE accounts SET balance_minor = balance_minor - ? "
+            "WHERE id = ? AND (may_go_negative OR balance_minor >= ?)",
+            (amount_minor, debit.id, amount_minor),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._c.execute(
+            "UPDATE accounts SET balance_minor = balance_minor + ? WHERE id = ?",
+            (amount_minor, credit.id),
+        )
+        return True
+
+    def insert_transaction(self, tx: NewTransaction) -> int:
+        self._c.lock_ledger_sequence()
+        try:
+            row = self._one(
+                "INSERT INTO transactions (id, kind, status, created_at_ms, initiator_id, "
+                "from_user_id, to_user_id, from_handle, to_handle, amount_minor, currency, memo, "
+                "failure_code, failure_message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
+                (
+                    tx.id,
+                    tx.kind.value,
+                    tx.status.value,
+                    tx.created_at_ms,
+                    tx.initiator_id,
+                    tx.from_user_id,
+                    tx.to_user_id,
+                    tx.from_handle,
+                    tx.to_handle,
+                    tx.amount_minor,
+                    tx.currency,
+                    tx.memo,
+                    tx.failure_code,
+                    tx.failure_message,
+                ),
+            )
+        except self._c.integrity_errors as exc:
+            raise InternalError(f"could not record transaction {tx.id}: {exc}") from None
+        return int(row[0])
+
+    def insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
+        self._c.executemany(
+            "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)",
+            [(seq, account_id, amount, currency) for account_id, amount, currency in postings],
+        )
+
+    def insert_party(self, user_id: str, seq: int, direction: Direction) -> None:
+        self._c.execute(
+            "INSERT INTO tx_parties (user_id, seq, direction) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (user_id, seq, direction.value),
+        )
+
+    def insert_receipt(self, seq: int, receipt: ReceiptRecord) -> None:
+        self._c.execute(
+            "INSERT INTO receipts (seq, key_id, payload, signature) VALUES (?, ?, ?, ?)",
+            (seq, receipt.key_id, receipt.payload, receipt.signature),
+        )
+
+    def find_transaction(self, tx_id: str) -> TxRecord | None:
+        row = self._one(f"SELECT {_TX_COLUMNS} FROM transactions t WHERE t.id = ?", (tx_id,))
+        return _tx(row) if row else None
+
+    def party_direction(self, user_id: str, seq: int) -> Direction | None:
+        row = self._one(
+            "SELECT direction FROM tx_parties WHERE user_id = ? AND seq = ?", (user_id, seq)
+        )
+        return Direction(row[0]) if row else None
+
+    def postings(self, seq: int) -> list[PostingRecord]:
+        rows = self._c.execute(
+            "SELECT coalesce('@' || u.handle || ':' || a.currency, a.name), p.amount_minor, "
+            "p.currency FROM postings p JOIN accounts a ON a.id = p.account_id "
+            "LEFT JOIN users u ON u.id = a.user_id WHERE p.seq = ? ORDER BY p.id",
+            (seq,),
+        )
+        return [PostingRecord(r[0], r[1], r[2]) for r in rows]
+
+    def receipt(self, seq: int) -> ReceiptRecord | None:
+        row = self._one("SELECT key_id, payload, signature FROM receipts WHERE seq = ?", (seq,))
+        return ReceiptRecord(row[0], bytes(row[1]), bytes(row[2])) if row else None
+
+    def history(
+        self,
+        user_id: str,
+        f: HistoryFilter,
+        before_seq: int,
+        after_seq: int,
+        limit: int,
+        ascending: bool = False,
+    ) -> list[TxRecord]:
+        where = ["p.user_id = ?"]
+        args: list[Any] = [user_id]
+        if before_seq:
+            where.append("p.seq < ?")
+            args.append(before_seq)
+        if after_seq:
+            where.append("p.seq > ?")
+            args.append(after_seq)
+        counterparty = "(CASE p.direction WHEN 'out' THEN t.to_handle ELSE t.from_handle END)"
+        if f.counterparty:
+            where.append(f"{counterparty} = ?")
+            args.append(f.counterparty)
+        if f.currency:
+            where.append("t.currency = ?")
+            args.append(f.currency)
+        if f.status:
+            where.append("t.status = ?")
+            args.append(f.status.value)
+        if f.direction:
+            where.append("p.direction = ?")
+            args.append(f.direction.value)
+        if f.min_amount_minor:
+            where.append("t.amount_minor >= ?")
+            args.append(f.min_amount_minor)
+        if f.max_amount_minor:
+            where.append("t.amount_minor <= ?")
+            args.append(f.max_amount_minor)
+        if f.since_ms:
+            where.append("t.created_at_ms >= ?")
+            args.append(f.since_ms)
+        if f.until_ms:
+            where.append("t.created_at_ms < ?")
+            args.append(f.until_ms)
+        for word in f.words:
+            where.append(f"(t.memo LIKE ? ESCAPE '\\' OR {counterparty} LIKE ? ESCAPE '\\')")
+            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            args.extend([pattern, pattern])
+        order = "ASC" if ascending else "DESC"
+        sql = (
+            f"SELECT {_TX_COLUMNS}, p.direction FROM tx_parties p "
+            f"JOIN transactions t ON t.seq = p.seq WHERE {' AND '.join(where)} "
+            f"ORDER BY p.seq {order} LIMIT ?"
+        )
+        args.append(limit)
+        return [_tx(row[:15], row[15]) for row in self._c.execute(sql, args)]
+
+    # --- audit -------------------------------------------------------------------------
+
+    def append_audit(self, at_ms: int, actor: str, action: str, details: str) -> None:
+        self._c.lock_ledger_sequence()
+        row = self._one("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        prev = row[0] if row else GENESIS
+        self._c.execute(
+            "INSERT INTO audit_log (at_ms, actor, action, details, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (at_ms, actor, action, details, prev, entry_hash(prev, at_ms, actor, action, details)),
+        )
+
+    # --- verification ------------------------------------------------------------------
+
+    def iter_transactions(self, user_id: str | None) -> Iterator[TxRecord]:
+        if user_id is None:
+            rows = self._c.execute(f"SELECT {_TX_COLUMNS} FROM transactions t ORDER BY t.seq")
+        else:
+            rows = self._c.execute(
+                f"SELECT {_TX_COLUMNS} FROM tx_parties p JOIN transactions t ON t.seq = p.seq "
+                "WHERE p.user_id = ? ORDER BY t.seq",
+                (user_id,),
+            )
+        for row in rows:
+            yield _tx(row)
+
+    def all_accounts(self) -> list[AccountRecord]:
+        return [_account(r) for r in self._c.execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts")]
+
+    def posting_sums(self) -> dict[int, int]:
+        rows = self._c.execute("SELECT account_id, sum(amount_minor) FROM postings GROUP BY 1")
+        return {r[0]: r[1] for r in rows}
+
+    def unbalanced_transactions(self) -> list[str]:
+        rows = self._c.execute(
+            "SELECT t.id FROM postings p JOIN transactions t ON t.seq = p.seq "
+            "GROUP BY p.seq, p.currency HAVING sum(p.amount_minor) <> 0"
+        )
+        return [r[0] for r in rows]
+
+    def iter_audit(self) -> Iterator[tuple[int, int, str, str, str, str, str]]:
+        yield from self._c.execute(
+            "SELECT seq, at_ms, actor, action, details, prev_hash, hash FROM audit_log ORDER BY seq"
+        )

@@ -1,0 +1,126 @@
+"""Bad input through the CLI: exit 2, a `cpay: ` message saying what is wrong, nothing moved.
+
+DESIGN.md: invalid input is exit 2, messages say what happened and what to do next,
+no traceback without --debug (the `cli` helper checks that on every call), and input
+with more decimals than the currency allows is rejected, never rounded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+NOT_AN_AMOUNT = "is not an amount"
+
+
+@pytest.fixture
+def funded(cli: Cli, initialized: dict[str, Any]) -> Cli:
+    """@alice holds 100.00 DBL; @bob exists and holds nothing."""
+    for args in (("user", "add", "bob"), ("admin", "mint", "@alice", "100", "DBL", "--yes")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    return cli
+
+
+def assert_nothing_moved(cli: Cli) -> None:
+    assert cli.available("alice") == "100.00"
+    assert cli.available("bob") == "0.00"
+    assert len(cli.json("history")) == 1  # only the mint
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "explanation"),
+    [
+        pytest.param("-5", "DBL", NOT_AN_AMOUNT, id="negative"),
+        pytest.param("0", "DBL", "greater than zero", id="zero"),
+        pytest.param("1.001", "DBL", "at most 2 decimal", id="too-many-decimals"),
+        pytest.param("1e3", "DBL", NOT_AN_AMOUNT, id="exponent"),
+        pytest.param("NaN", "DBL", NOT_AN_AMOUNT, id="nan"),
+        pytest.param("1,000", "DBL", NOT_AN_AMOUNT, id="thousands-separator"),
+        pytest.param("１２", "DBL", NOT_AN_AMOUNT, id="fullwidth-digits"),
+        pytest.param("abc", "DBL", NOT_AN_AMOUNT, id="letters"),
+        pytest.param("12", "XYZ", "unknown currency 'XYZ'", id="unknown-currency"),
+    ],
+)
+def test_a_bad_amount_or_currency_is_rejected_with_exit_2_and_moves_no_money(
+    funded: Cli, amount: str, currency: str, explanation: str
+) -> None:
+    result = funded("pay", "@bob", amount, currency, "--yes")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: "), result.stderr
+    assert explanation in result.stderr
+    assert_nothing_moved(funded)
+
+
+def test_a_bad_recipient_handle_is_rejected_with_exit_2(funded: Cli) -> None:
+    result = funded("pay", "@@x", "1", "DBL", "--yes")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: '@@x' is not a handle")
+    assert_nothing_moved(funded)
+
+
+def test_a_bad_payment_id_is_rejected_with_exit_2(funded: Cli) -> None:
+    result = funded("pay", "@bob", "1", "DBL", "--yes", "--id", "x")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: 'x' is not a payment id")
+    assert_nothing_moved(funded)
+
+
+def test_a_bad_history_query_is_rejected_with_exit_2_listing_the_statuses(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    result = cli("history", "--query", "status:nope")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: 'nope' is not a status")
+    assert "completed" in result.stderr
+
+
+def test_a_bad_since_is_rejected_with_exit_2_showing_accepted_forms(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    result = cli("history", "--since", "yesterdayish")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: 'yesterdayish' is not a time")
+    assert "7d" in result.stderr
+
+
+def test_an_unknown_output_format_is_rejected_with_exit_2(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    result = cli("history", "-o", "xml")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "'xml' is not one of" in result.stderr
+
+
+def test_an_unknown_profile_fails_with_exit_1_naming_the_known_ones(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    result = cli("--profile", "nope", "balance")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: no profile 'nope'")
+    assert "known profiles: default" in result.stderr
+
+
+def test_any_profile_before_init_fails_with_exit_1_suggesting_init(cli: Cli) -> None:
+    result = cli("balance")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "run `cpay init`" in result.stderr
