@@ -142,7 +142,7 @@ def run(config: RunConfig) -> list[Figure]:
         notes = f"Median CPU time (user + sys) of the child: {cpus[name]:.3f} s, bare Python "
         notes += f"{cpus['python']:.3f} s."
         if name in warm_up:
-            notes += f" Warm-up run (fresh bytecode cache): {warm_up[name].wall_s:.3f} s."
+            notes += f" Warm-up run (the first after `cpay init`): {warm_up[name].wall_s:.3f} s."
         figures.append(
             Figure(
                 benchmark=NAME,

@@ -457,7 +457,7 @@ class SqlUnitOfWork:
     def unbalanced_transactions(self) -> list[str]:
         rows = self._c.execute(
             "SELECT t.id FROM postings p JOIN transactions t ON t.seq = p.seq "
-            "GROUP BY p.seq, p.currency HAVING sum(p.amount_minor) <> 0"
+            "GROUP BY p.seq, p.currency, t.id HAVING sum(p.amount_minor) <> 0"
         )
         return [r[0] for r in rows]
 

@@ -14,6 +14,7 @@ rolls back to a savepoint, so the nonce is still spent and nothing else is kept.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,14 +38,22 @@ from cpay_engine.errors import (
     InvalidInput,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 from cpay_engine.service import handlers
-from cpay_engine.service.ports import KeyRecord, Store, UnitOfWork, UserRecord
+from cpay_engine.service.ports import (
+    KeyRecord,
+    Store,
+    TransientStoreError,
+    UnitOfWork,
+    UserRecord,
+)
 from cpay_engine.wire import cpay_pb2 as pb
 
 log = logging.getLogger("cpay.engine")
 
 SERVICE = "cpay.v1.CPayService"
+TRANSIENT_ATTEMPTS = 8
 
 
 def method_name(rpc: str) -> str:
@@ -243,7 +252,34 @@ class Engine:
         signed: pb.SignedRequest,
         now: int,
     ) -> Message:
+        for attempt in range(TRANSIENT_ATTEMPTS):
+            try:
+                outcome, error = self._attempt(spec, key, user, body, signed, now)
+                break
+            except TransientStoreError:
+                log.info("transient conflict in %s (attempt %d); retrying", spec.rpc, attempt + 1)
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        else:
+            raise Unavailable("the database kept aborting this request under contention; try again")
+        if error is not None:
+            raise error
+        assert outcome is not None
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.response
+
+    def _attempt(
+        self,
+        spec: Method,
+        key: KeyRecord,
+        user: UserRecord,
+        body: Any,
+        signed: pb.SignedRequest,
+        now: int,
+    ) -> tuple[handlers.Outcome | None, CPayError | None]:
+        """One unit of work: nonce, then the use case inside a savepoint."""
         outcome: handlers.Outcome | None = None
+        error: CPayError | None = None
         with self.store.unit_of_work() as uow:
             # Remember the nonce for as long as this envelope would pass the freshness check.
             expires = signed.timestamp_ms + FRESHNESS_WINDOW_MS
@@ -256,12 +292,5 @@ class Engine:
                 with uow.savepoint():
                     outcome = spec.handler(ctx, body)
             except CPayError as exc:
-                error: CPayError | None = exc
-            else:
-                error = None
-        if error is not None:
-            raise error
-        assert outcome is not None
-        if outcome.error is not None:
-            raise outcome.error
-        return outcome.response
+                error = exc
+        return outcome, error

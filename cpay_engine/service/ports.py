@@ -15,6 +15,12 @@ from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 
 
+class TransientStoreError(Exception):
+    """A conflict the database resolved by aborting us (serialization failure, deadlock).
+
+    Never reaches a front end: the engine retries the whole unit of work."""
+
+
 @dataclass(frozen=True, slots=True)
 class UserRecord:
     id: str

@@ -57,6 +57,16 @@ def test_a_bad_amount_or_currency_is_rejected_with_exit_2_and_moves_no_money(
     assert_nothing_moved(funded)
 
 
+def test_a_negative_amount_after_a_double_dash_is_rejected_as_not_an_amount(funded: Cli) -> None:
+    result = funded("pay", "--yes", "@bob", "--", "-5", "DBL")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("cpay: '-5' is not an amount")
+    assert "no signs" in result.stderr
+    assert_nothing_moved(funded)
+
+
 def test_a_bad_recipient_handle_is_rejected_with_exit_2(funded: Cli) -> None:
     result = funded("pay", "@@x", "1", "DBL", "--yes")
 

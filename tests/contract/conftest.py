@@ -81,9 +81,7 @@ def _remote_client(server: RunningServer, stack: ExitStack, key: SigningKey) -> 
 
 def _remote(wallet: Wallet, _tmp: Path, stack: ExitStack, _warn: list[str]) -> Engines:
     server = _serve(wallet, stack)
-    return Engines(
-        "remote", wallet, lambda key: _remote_client(server, stack, key), server=server
-    )
+    return Engines("remote", wallet, lambda key: _remote_client(server, stack, key), server=server)
 
 
 def _remote_cached(wallet: Wallet, tmp: Path, stack: ExitStack, warn: list[str]) -> Engines:
@@ -113,3 +111,24 @@ def engines(request: pytest.FixtureRequest, wallet: Wallet, tmp_path: Path) -> I
     build = ENGINES[request.param]
     with ExitStack() as stack:
         yield build(wallet, tmp_path, stack, [])
+
+
+@dataclass
+class Served:
+    """A wallet served over gRPC on a free port: in-process and remote side by side."""
+
+    wallet: Wallet
+    server: RunningServer
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.server.port}"
+
+
+@pytest.fixture
+def served(wallet: Wallet) -> Iterator[Served]:
+    server = start_server(wallet.engine, "127.0.0.1:0")
+    try:
+        yield Served(wallet, server)
+    finally:
+        server.stop()
