@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import KeyStore
     from cpay_engine.api import EngineKeyView, PaymentsAPI
+    from cpay_engine.bootstrap import DbUrl
 
 KEY_UNLOCK_HELP = (
     "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
@@ -63,6 +64,15 @@ class Passphrase:
         if getpass.getpass("Repeat it: ") != first:
             raise Unauthenticated("the passphrases did not match; nothing was saved")
         return first
+
+
+def profile_db_url(profile: Profile) -> DbUrl:
+    """A local profile's database: a SQLite path, or a PostgreSQL URL (server admin)."""
+    from cpay_engine.bootstrap import DbUrl, parse_db_url
+
+    if profile.db.startswith(("postgresql://", "postgres://")):
+        return parse_db_url(profile.db)
+    return DbUrl("sqlite", Path(profile.db))
 
 
 @dataclass
@@ -137,11 +147,11 @@ class Session:
             if profile.mode == "remote":
                 self._api = self._remote_api(profile)
             else:
-                from cpay_engine.bootstrap import open_local
+                from cpay_engine.bootstrap import open_engine_at
+                from cpay_engine.client import InProcessTransport, SignedClient
 
-                self._api = open_local(
-                    Path(profile.db), self.device_key(), receipt_key=self.engine_key
-                )
+                engine = open_engine_at(profile_db_url(profile), receipt_key=self.engine_key)
+                self._api = SignedClient(InProcessTransport(engine), self.device_key())
         return self._api
 
     def _remote_api(self, profile: Profile) -> PaymentsAPI:

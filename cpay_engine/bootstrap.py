@@ -14,7 +14,7 @@ from cpay_engine.adapters.sqlite_store import SqliteStore
 from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.errors import InvalidInput
 from cpay_engine.service.engine import Engine, wall_clock_ms
-from cpay_engine.service.ports import UserRecord
+from cpay_engine.service.ports import Store, UserRecord
 
 
 def open_local_engine(
@@ -64,6 +64,8 @@ class DbUrl:
 
 
 def parse_db_url(text: str) -> DbUrl:
+    """Parse --db. PostgreSQL URLs must not carry a password: secrets never go on a command
+    line; libpq reads PGPASSWORD or ~/.pgpass (PGPASSFILE) instead."""
     if text.startswith("sqlite:"):
         rest = text.removeprefix("sqlite:")
         if rest.startswith("//"):
@@ -72,7 +74,48 @@ def parse_db_url(text: str) -> DbUrl:
             raise InvalidInput(f"'{text}' has no file path: use sqlite:///ABSOLUTE/PATH.db")
         return DbUrl("sqlite", Path(rest).absolute())
     if text.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import parse_qs, urlsplit
+
+        parts = urlsplit(text)
+        if parts.password or "password" in parse_qs(parts.query):
+            raise InvalidInput(
+                "the database URL contains a password: remove it and put it in ~/.pgpass "
+                "(or PGPASSFILE / PGPASSWORD) so it never appears on a command line"
+            )
         return DbUrl("postgresql", dsn=text)
     raise InvalidInput(
         f"'{text}' is not a database URL: use sqlite:///PATH/TO/FILE.db or postgresql://…"
     )
+
+
+def open_store(url: DbUrl, *, migrate: bool) -> Store:
+    """The store behind a --db URL. SQLite migrates itself (embedded); PostgreSQL only
+    when asked (`cpay server migrate`), and otherwise checks the schema version."""
+    if url.scheme == "sqlite":
+        assert url.path is not None
+        url.path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(url.path)
+    from cpay_engine.adapters.postgres_store import PostgresStore  # psycopg: ~400 ms import
+
+    return PostgresStore(url.dsn, migrate=migrate)
+
+
+def open_engine_at(
+    url: DbUrl,
+    *,
+    receipt_key: Callable[[], SigningKey],
+    clock: Callable[[], int] = wall_clock_ms,
+    migrate: bool = False,
+) -> Engine:
+    return Engine(open_store(url, migrate=migrate), receipt_key=receipt_key, clock=clock)
+
+
+def initialize_at(
+    url: DbUrl, handle: str, device_key: SigningKey, engine_key: SigningKey
+) -> UserRecord:
+    """Create (and migrate) the database at `url` with its first admin and receipt key."""
+    engine = open_engine_at(url, receipt_key=lambda: engine_key, migrate=True)
+    try:
+        return engine.initialize(handle, device_key.public_key)
+    finally:
+        engine.close()

@@ -33,6 +33,7 @@ from cpay_engine.errors import AlreadyInitialized, FailedPrecondition, InvalidIn
 
 if TYPE_CHECKING:
     from cpay_cli.session import Session
+    from cpay_engine.bootstrap import DbUrl
 
 
 def default_handle() -> str:
@@ -51,25 +52,25 @@ def create_local_wallet(
     handle_text: str | None,
     *,
     make_current: bool = True,
-    db_path: Path | None = None,
+    db_url: DbUrl | None = None,
 ) -> Profile:
     """Keys first (read back), then the database, then the profile; undo all on failure."""
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import choose_backend
-    from cpay_engine.bootstrap import initialize_local
+    from cpay_engine.bootstrap import DbUrl, initialize_at
     from cpay_engine.domain.model import parse_handle
 
     name = s.chosen_profile_name()
     handle = parse_handle(handle_text or default_handle())
     if name in s.config.profiles:
         raise AlreadyInitialized(
-            f"profile '{name}' already exists ({s.config.profiles[name].db}): "
+            f"profile '{name}' already exists ({s.config.profiles[name].target}): "
             f"use --profile NAME for another wallet"
         )
-    db = db_path or s.home.wallet_db(name)
-    if db.exists():
+    url = db_url or DbUrl("sqlite", s.home.wallet_db(name))
+    if url.path is not None and url.path.exists():
         raise AlreadyInitialized(
-            f"{db} already holds a wallet but no profile points to it: move it away first"
+            f"{url.path} already holds a wallet but no profile points to it: move it away first"
         )
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     device, engine = SigningKey.generate(), SigningKey.generate()
@@ -81,11 +82,11 @@ def create_local_wallet(
         device_name = s.key_name(name, handle, device.key_id)
         s.keystore.save(device_name, device, backend)
         saved.append(device_name)
-        initialize_local(db, handle, device, engine)
+        initialize_at(url, handle, device, engine)
         profile = Profile(
             name=name,
             mode="local",
-            db=str(db),
+            db=str(url.path) if url.path is not None else url.dsn,
             default_user=handle,
             users={handle: KeyRef(device.key_id, backend.value)},
             engine_key=KeyRef(engine.key_id, backend.value),
@@ -97,8 +98,9 @@ def create_local_wallet(
     except BaseException:
         for key_name in saved:
             s.keystore.delete(key_name, backend)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        if url.path is not None:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{url.path}{suffix}").unlink(missing_ok=True)
         raise
     return profile
 

@@ -47,7 +47,9 @@ def pay_bob(cli: Cli, amount: str = "12.50", *extra: str) -> dict[str, Any]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 # --- init, whoami, users -------------------------------------------------------------------
@@ -216,7 +218,9 @@ def test_balance_json_lists_each_currency_with_decimal_strings(funded: Cli) -> N
 
     assert result.exit_code == 0
     assert result.stderr == ""
-    assert json.loads(result.stdout) == [{"currency": "DBL", "available": "100.00", "pending": "0.00"}]
+    assert json.loads(result.stdout) == [
+        {"currency": "DBL", "available": "100.00", "pending": "0.00"}
+    ]
 
 
 def test_history_json_lists_transactions_newest_first_with_stable_fields(funded: Cli) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,13 @@ from keyring.backends import fail
 from keyring.errors import PasswordDeleteError
 
 from cpay_engine.adapters.crypto import SigningKey, verify_signature
-from cpay_engine.adapters.keystore import KEYRING_SERVICE, Backend, KeyStore, choose_backend
+from cpay_engine.adapters.keystore import (
+    KEYRING_SERVICE,
+    Backend,
+    KeyStore,
+    PassphraseSource,
+    choose_backend,
+)
 from cpay_engine.errors import Unauthenticated
 from tests.cli.conftest import Cli
 
@@ -32,7 +38,7 @@ KEY_NAME = "default/alice/k-test"
 Secrets = dict[tuple[str, str], str]
 
 
-def fixed(passphrase: str) -> Any:
+def fixed(passphrase: str) -> PassphraseSource:
     def source(confirm: bool) -> str:
         return passphrase
 
@@ -71,6 +77,11 @@ def seeds_in(home: Path) -> list[bytes]:
     return seeds
 
 
+def constructed(backend: Callable[[], KeyringBackend]) -> KeyringBackend:
+    """An instance of a keyring backend class (keyring's constructors are unannotated)."""
+    return backend()
+
+
 @pytest.fixture
 def memory_keyring() -> Iterator[Secrets]:
     """A working OS keyring that keeps secrets in a dict; yields that dict."""
@@ -80,7 +91,7 @@ def memory_keyring() -> Iterator[Secrets]:
     # Defined here, not at import: keyring registers every backend class it sees and
     # could auto-select this one for other tests if it existed at collection time.
     class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
+        priority = 1
 
         def get_password(self, service: str, username: str) -> str | None:
             return secrets.get((service, username))
@@ -92,7 +103,7 @@ def memory_keyring() -> Iterator[Secrets]:
             if secrets.pop((service, username), None) is None:
                 raise PasswordDeleteError(f"no secret for {username}")
 
-    keyring.set_keyring(MemoryKeyring())
+    keyring.set_keyring(constructed(MemoryKeyring))
     try:
         yield secrets
     finally:
@@ -105,7 +116,7 @@ def memory_keyring() -> Iterator[Secrets]:
 def failing_keyring() -> Iterator[None]:
     """The keyring library's 'no backend available' keyring, as on a headless machine."""
     previous = keyring.get_keyring()
-    keyring.set_keyring(fail.Keyring())
+    keyring.set_keyring(constructed(fail.Keyring))
     try:
         yield
     finally:

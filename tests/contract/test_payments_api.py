@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from pathlib import Path
 
 import grpc
 import pytest
@@ -42,7 +41,7 @@ from cpay_engine.rpc.server import RunningServer, start_server
 from cpay_engine.rpc.transport import GrpcTransport
 from cpay_engine.service.engine import METHODS, SERVICE, method_name
 from cpay_engine.wire import cpay_pb2 as pb
-from tests.contract.conftest import Engines
+from tests.contract.conftest import Engines, Served
 from tests.support import Wallet
 
 DBL = "DBL"
