@@ -31,6 +31,7 @@ run: setup
 	$(BIN)/cpay demo
 
 test: setup
+	bash scripts/ensure-postgres.sh
 	bash scripts/test.sh
 
 lint: setup
@@ -46,6 +47,7 @@ contracts: setup
 check: lint typecheck contracts buf-lint test
 
 bench: setup
+	bash scripts/ensure-postgres.sh
 	$(BIN)/python -m bench
 
 clean:

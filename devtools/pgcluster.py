@@ -62,8 +62,12 @@ class Cluster:
 
     def env(self) -> dict[str, str]:
         """Environment for libpq tools (pgbench, psql) pointed at this cluster."""
-        return {**os.environ, "PGHOST": str(self.socket_dir), "PGPORT": str(self.port),
-                "PGUSER": "cpay"}
+        return {
+            **os.environ,
+            "PGHOST": str(self.socket_dir),
+            "PGPORT": str(self.port),
+            "PGUSER": "cpay",
+        }
 
     def create_database(self, prefix: str = "t") -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
@@ -72,8 +76,19 @@ class Cluster:
 
     def psql(self, sql: str, dbname: str = "postgres") -> str:
         out = subprocess.run(
-            [str(self.bindir / "psql"), "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
-             "-d", dbname, "-c", sql],
+            [
+                str(self.bindir / "psql"),
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                dbname,
+                "-c",
+                sql,
+            ],
             env=self.env(),
             capture_output=True,
             text=True,
@@ -82,14 +97,16 @@ class Cluster:
         return out.stdout.strip()
 
     def _run(self, *args: str) -> None:
-        subprocess.run(list(args), check=True, capture_output=True, user=self.user,
-                       cwd=str(self.root))
+        subprocess.run(
+            list(args), check=True, capture_output=True, user=self.user, cwd=str(self.root)
+        )
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             with contextlib.suppress(subprocess.CalledProcessError):
-                self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m",
-                          "immediate", "stop")
+                self._run(
+                    str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"
+                )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -105,8 +122,19 @@ def start_cluster(*, durable: bool = False, max_connections: int = 200) -> Clust
             os.chown(path, entry.pw_uid, entry.pw_gid)
     cluster = Cluster(bindir, root, _free_port(), user)
     try:
-        cluster._run(str(bindir / "initdb"), "-D", str(cluster.data_dir), "-U", "cpay",
-                     "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
+        cluster._run(
+            str(bindir / "initdb"),
+            "-D",
+            str(cluster.data_dir),
+            "-U",
+            "cpay",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         options = [
             f"-p {cluster.port}",
             "-c listen_addresses=''",
@@ -116,8 +144,19 @@ def start_cluster(*, durable: bool = False, max_connections: int = 200) -> Clust
         ]
         if not durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        cluster._run(str(bindir / "pg_ctl"), "-D", str(cluster.data_dir), "-w", "-t", "60",
-                     "-l", str(root / "server.log"), "-o", " ".join(options), "start")
+        cluster._run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(cluster.data_dir),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(root / "server.log"),
+            "-o",
+            " ".join(options),
+            "start",
+        )
     except BaseException:
         log = root / "server.log"
         detail = log.read_text() if log.exists() else ""

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.pgcluster import Cluster, running_cluster
 from tests.support import Clock, Wallet
 
 
@@ -30,3 +31,16 @@ def cpay_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CPAY_PROFILE", raising=False)
     monkeypatch.delenv("CPAY_KEY_PASSPHRASE_FILE", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster per test process (started here, stopped at the end)."""
+    with running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: Cluster) -> str:
+    """A fresh, empty database on the throwaway cluster."""
+    return pg_cluster.create_database()

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cpay_engine.adapters.crypto import SigningKey
-from cpay_engine.bootstrap import initialize_local, open_local_engine
+from cpay_engine.bootstrap import (
+    DbUrl,
+    initialize_at,
+    initialize_local,
+    open_engine_at,
+    open_local_engine,
+)
 from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.domain.model import Role
 from cpay_engine.service.engine import Engine, wall_clock_ms
@@ -48,10 +54,23 @@ class Wallet:
         engine = open_local_engine(path, receipt_key=lambda: engine_key, clock=clock)
         return cls(path, engine, engine_key, admin_key, {admin: admin_key})
 
+    @classmethod
+    def create_at(
+        cls, url: DbUrl, *, clock: Callable[[], int] = wall_clock_ms, admin: str = "alice"
+    ) -> Wallet:
+        """The same wallet on any store: sqlite:///… or postgresql://…"""
+        engine_key, admin_key = SigningKey.generate(), SigningKey.generate()
+        initialize_at(url, admin, admin_key, engine_key)
+        engine = open_engine_at(url, receipt_key=lambda: engine_key, clock=clock)
+        path = url.path if url.path is not None else Path(url.dsn)
+        return cls(path, engine, engine_key, admin_key, {admin: admin_key})
+
     def client(self, handle: str = "alice") -> SignedClient:
         return SignedClient(InProcessTransport(self.engine), self.keys[handle])
 
-    def client_for_key(self, key: SigningKey, clock: Callable[[], int] | None = None) -> SignedClient:
+    def client_for_key(
+        self, key: SigningKey, clock: Callable[[], int] | None = None
+    ) -> SignedClient:
         if clock is None:
             return SignedClient(InProcessTransport(self.engine), key)
         return SignedClient(InProcessTransport(self.engine), key, clock=clock)

@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 
 import pytest
@@ -233,7 +234,7 @@ def send_payment(wallet: Wallet, signed: pb.SignedRequest) -> pb.PaymentResponse
 
 def snapshot(wallet: Wallet) -> dict[str, object]:
     """Everything a request could change: balances, ledger rows, audit entries, spent nonces."""
-    with sqlite3.connect(wallet.path) as db:
+    with closing(sqlite3.connect(wallet.path)) as db:
         return {
             "accounts": db.execute(
                 "SELECT name, balance_minor FROM accounts ORDER BY id"
@@ -454,7 +455,7 @@ def test_the_nonce_of_an_accepted_envelope_is_remembered_while_the_envelope_is_f
         funded.admin_key, "ProcessPayment", payment_body("pay-ahead-001"), timestamp_ms=stamped
     )
     send_payment(funded, signed)
-    with sqlite3.connect(funded.path) as db:
+    with closing(sqlite3.connect(funded.path)) as db:
         (expires_at_ms,) = db.execute(
             "SELECT expires_at_ms FROM nonces WHERE key_id = ? AND nonce = ?",
             (funded.admin_key.key_id, signed.nonce),
@@ -474,7 +475,7 @@ def test_an_envelope_from_a_clock_ahead_cannot_be_replayed_once_old_nonces_are_p
     clock.advance(400_000)
     # ...and ordinary traffic lets the engine prune nonces it believes have expired.
     carol = funded.client_for_key(funded.keys["carol"], clock=clock)
-    with sqlite3.connect(funded.path) as db:
+    with closing(sqlite3.connect(funded.path)) as db:
         for _ in range(700):  # the engine prunes expired nonces now and then: give it chances
             carol.balances()
             remembered = db.execute(
