@@ -21,7 +21,7 @@ def test_the_original_traditional_currency_table_exists_with_its_columns(pg_dsn:
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_name = 'traditional_currency_transactions' ORDER BY ordinal_position"
         ).fetchall()
-    columns = dict(rows)
+    columns: dict[str, str] = dict(rows)
     assert list(columns) == [
         "id",
         "user_id",
