@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-Metric = Literal["measured", "ratio"]
+Metric = Literal["measured", "ratio", "none"]
 Comparison = Literal[">=", "<", "<="]
 
 _SYMBOLS: dict[Comparison, str] = {">=": "≥", "<": "<", "<=": "≤"}
@@ -27,14 +27,23 @@ class Skip(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What a figure is held to: the measured value or the ratio, compared with a bound."""
+    """What a figure is held to: the measured value or the ratio, compared with a bound.
+
+    Metric "none" marks a figure reported for context only (it has no target to meet).
+    """
 
     metric: Metric
     op: Comparison
     bound: float
     unit: str = ""
 
+    @property
+    def informational(self) -> bool:
+        return self.metric == "none"
+
     def met(self, measured: float, ratio: float) -> bool:
+        if self.informational:
+            return True
         value = measured if self.metric == "measured" else ratio
         if math.isnan(value):
             return False
@@ -45,6 +54,8 @@ class Target:
         return value < self.bound
 
     def describe(self) -> str:
+        if self.informational:
+            return "none (context)"
         bound = f"{self.bound:g}" + (f" {self.unit}" if self.unit else "")
         subject = "ratio" if self.metric == "ratio" else "measured"
         return f"{subject} {_SYMBOLS[self.op]} {bound}"

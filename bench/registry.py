@@ -5,11 +5,12 @@ Order matters: it is the order they run in and the order of the rows in the repo
 
 from __future__ import annotations
 
-from bench import cli_startup, local_payments
+from bench import cli_startup, grpc_payments, local_payments
 from bench.core import Benchmark
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     local_payments.BENCHMARK,
+    grpc_payments.BENCHMARK,
     cli_startup.BENCHMARK,
 )
 

@@ -84,7 +84,7 @@ def result_rows(run: Run) -> list[list[str]]:
                     f"{format_value(f.baseline, f.unit)} ({f.baseline_label})",
                     format_ratio(f.ratio),
                     f.target.describe(),
-                    "yes" if f.met else "**no**",
+                    "—" if f.target.informational else "yes" if f.met else "**no**",
                 ]
             )
     return rows
@@ -152,7 +152,7 @@ def summary(run: Run) -> str:
                     format_value(f.baseline, f.unit),
                     format_ratio(f.ratio),
                     f.target.describe(),
-                    "yes" if f.met else "NO",
+                    "-" if f.target.informational else "yes" if f.met else "NO",
                 ]
             )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]

@@ -9,6 +9,8 @@ history and show answer from the cache and say so (with its age) on stderr.
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -35,7 +37,7 @@ from cpay_engine.api import (
     VerifyReport,
 )
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
-from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.domain.query import HistoryFilter, check_limit, validated
 from cpay_engine.errors import InvalidInput, OutcomeUnknown, Unavailable
 
 SYNC_PAGE = 500
@@ -49,7 +51,9 @@ def _now_ms() -> int:
 class HistoryCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite_utils.Database(path)
+        # One connection shared by the dashboard's worker threads, serialized by the lock.
+        self.lock = threading.RLock()
+        self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
         self.db.execute("PRAGMA journal_mode = WAL")
         table = self.db.table(TABLE)
         if not table.exists():
@@ -77,7 +81,8 @@ class HistoryCache:
                 pk="id",
             )
             table.create_index(["seq"], unique=True)
-            table.enable_fts(["memo", "counterparty"], create_triggers=True)
+            # trigram: substring matches, like the server's history search
+            table.enable_fts(["memo", "counterparty"], create_triggers=True, tokenize="trigram")
         self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
     def close(self) -> None:
@@ -86,7 +91,8 @@ class HistoryCache:
     # --- sync state --------------------------------------------------------------------
 
     def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
         return str(row[0]) if row else None
 
     @property
@@ -98,24 +104,29 @@ class HistoryCache:
         return int(self._meta("synced_at_ms") or 0)
 
     def mark_synced(self, cursor: str, at_ms: int) -> None:
-        self.db.table("meta").upsert_all(
-            [{"key": "sync_cursor", "value": cursor}, {"key": "synced_at_ms", "value": str(at_ms)}],
-            pk="key",
-        )
+        with self.lock:
+            self.db.table("meta").upsert_all(
+                [
+                    {"key": "sync_cursor", "value": cursor},
+                    {"key": "synced_at_ms", "value": str(at_ms)},
+                ],
+                pk="key",
+            )
 
     # --- rows --------------------------------------------------------------------------
 
     def upsert(self, txs: Iterable[TransactionView]) -> None:
         rows = [_row(t) for t in txs]
         if rows:
-            self.db.table(TABLE).upsert_all(rows, pk="id")
+            with self.lock:
+                self.db.table(TABLE).upsert_all(rows, pk="id")
 
     def get(self, tx_id: str) -> TransactionView | None:
-        row = self.db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [tx_id]).fetchone()
-        if row is None:
-            return None
-        columns = [d[0] for d in self.db.execute(f"SELECT * FROM {TABLE} LIMIT 0").description]
-        return _view(dict(zip(columns, row, strict=True)))
+        with self.lock:
+            cursor = self.db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [tx_id])
+            row = cursor.fetchone()
+            columns = [d[0] for d in cursor.description]
+        return None if row is None else _view(dict(zip(columns, row, strict=True)))
 
     def page(self, f: HistoryFilter, before_seq: int, limit: int) -> list[TransactionView]:
         where: list[str] = ["1 = 1"]
@@ -144,15 +155,21 @@ class HistoryCache:
         if f.until_ms:
             where.append("created_at_ms < ?")
             args.append(f.until_ms)
-        if f.words:
-            match = " ".join('"' + w.replace('"', '""') + '"*' for w in f.words)
-            where.append(f"rowid IN (SELECT rowid FROM {TABLE}_fts WHERE {TABLE}_fts MATCH ?)")
-            args.append(match)
+        for word in f.words:
+            if len(word) >= 3:  # the trigram index answers these
+                where.append(f"rowid IN (SELECT rowid FROM {TABLE}_fts WHERE {TABLE}_fts MATCH ?)")
+                args.append('"' + word.replace('"', '""') + '"')
+            else:
+                escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                where.append("(memo LIKE ? ESCAPE '\\' OR counterparty LIKE ? ESCAPE '\\')")
+                args.extend([f"%{escaped}%", f"%{escaped}%"])
         args.append(limit)
         sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
-        cursor = self.db.execute(sql, args)
-        columns = [d[0] for d in cursor.description]
-        return [_view(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
+        with self.lock:
+            cursor = self.db.execute(sql, args)
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        return [_view(dict(zip(columns, row, strict=True))) for row in rows]
 
 
 def _row(t: TransactionView) -> dict[str, Any]:
@@ -278,9 +295,11 @@ class CachingEngine:
                 filter=filter,
                 include_details=include_details,
             )
+        limit = check_limit(limit)
+        f = validated(filter or HistoryFilter())
         if not before_cursor and not self.offline:
             self.sync()
-        rows = self.cache.page(filter or HistoryFilter(), _seq(before_cursor), limit)
+        rows = self.cache.page(f, _seq(before_cursor), limit)
         next_cursor = f"c1.{rows[-1].seq}" if len(rows) == limit else ""
         return HistoryPage(tuple(rows), next_cursor, self.cache.sync_cursor)
 

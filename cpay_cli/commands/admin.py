@@ -17,7 +17,8 @@ from cpay_cli.output import PAYMENT_COLUMNS, Format, emit_one, payment_row, say
 app = typer.Typer(help="Admin operations.", no_args_is_help=True)
 
 
-@app.command("mint")
+# ignore_unknown_options: "-5" reaches the amount parser (and its message), not Click.
+@app.command("mint", context_settings={"ignore_unknown_options": True})
 def mint(
     ctx: typer.Context,
     recipient: str = typer.Argument(..., help="@handle to credit."),

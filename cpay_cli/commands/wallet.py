@@ -265,7 +265,8 @@ def register(app: typer.Typer) -> None:
             [("currency", "Currency"), ("available", "Available"), ("pending", "Pending")],
         )
 
-    @app.command()
+    # ignore_unknown_options: "-5" reaches the amount parser (and its message), not Click.
+    @app.command(context_settings={"ignore_unknown_options": True})
     def pay(
         ctx: typer.Context,
         recipient: str = typer.Argument(..., help="@handle or handle."),

@@ -5,6 +5,7 @@ The private half never leaves this object except encrypted (see keystore).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -53,11 +54,16 @@ class SigningKey:
         return f"SigningKey(key_id={self.key_id!r})"
 
 
+@functools.lru_cache(maxsize=4096)
+def _public(public_key: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(public_key)
+
+
 def verify_signature(public_key: bytes, signature: bytes, data: bytes) -> bool:
     if len(public_key) != 32 or len(signature) != 64:
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
+        _public(public_key).verify(signature, data)
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -70,6 +70,10 @@ class PostgresDialect:
             (list(account_ids),),
         )
 
+    def lock_name(self, name: str) -> None:
+        # Two-key form (class, hashtext) keeps these apart from the single-key ledger locks.
+        self._conn.execute("SELECT pg_advisory_xact_lock(1, hashtext(%s))", (name,))
+
     def lock_ledger_sequence(self) -> None:
         if not self._sequence_locked:
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))

@@ -52,6 +52,9 @@ class Dialect(Protocol):
     def lock_ledger_sequence(self) -> None:
         """Serialize the assignment of transaction seq and audit entries with commit order."""
 
+    def lock_name(self, name: str) -> None:
+        """Serialize transactions that use the same name (a payment id) until they end."""
+
 
 _TX_COLUMNS = (
     "t.seq, t.id, t.kind, t.status, t.created_at_ms, t.initiator_id, t.from_user_id, "
@@ -117,6 +120,10 @@ class SqlUnitOfWork:
         self._c.execute(f"RELEASE {name}")
 
     # --- requests ----------------------------------------------------------------------
+
+    def lock_payment_id(self, payment_id: str) -> None:
+        """Held until commit: a concurrent request with the same id waits, then replays."""
+        self._c.lock_name("payment:" + payment_id)
 
     def record_nonce(self, key_id: str, nonce: bytes, expires_at_ms: int, now_ms: int) -> bool:
         if random.random() < 0.01:  # amortized pruning of nonces outside the window
@@ -255,23 +262,27 @@ class SqlUnitOfWork:
         if row or not create:
             return _account(row) if row else None
         name = f"user:{user_id}:{currency}"
-        row = self._one(
-            "INSERT INTO accounts (name, user_id, currency) VALUES (?, ?, ?) RETURNING id",
+        # A concurrent first payment may create it between our SELECT and INSERT.
+        self._c.execute(
+            "INSERT INTO accounts (name, user_id, currency) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (name, user_id, currency),
         )
-        return AccountRecord(int(row[0]), name, user_id, currency, 0, False)
+        row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,))
+        return _account(row)
 
     def system_account(self, name: str, currency: str, may_go_negative: bool) -> AccountRecord:
         full = f"{name}:{currency}"
         row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (full,))
         if row:
             return _account(row)
-        row = self._one(
+        self._c.execute(
             "INSERT INTO accounts (name, user_id, currency, may_go_negative) "
-            "VALUES (?, NULL, ?, ?) RETURNING id",
+            "VALUES (?, NULL, ?, ?) ON CONFLICT DO NOTHING",
             (full, currency, may_go_negative),
         )
-        return AccountRecord(int(row[0]), full, None, currency, 0, may_go_negative)
+        row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (full,))
+        return _account(row)
 
     def user_accounts(self, user_id: str) -> list[AccountRecord]:
         rows = self._c.execute(

@@ -183,6 +183,9 @@ class SqliteDialect:
     def lock_ledger_sequence(self) -> None:
         return None
 
+    def lock_name(self, name: str) -> None:  # noqa: ARG002
+        return None
+
 
 def translate(exc: sqlite3.Error) -> CPayError:
     """The one place sqlite3 errors become CPayError."""

@@ -42,6 +42,29 @@ class HistoryFilter:
         return self == HistoryFilter()
 
 
+DEFAULT_PAGE = 50
+MAX_PAGE = 500
+
+
+def check_limit(limit: int) -> int:
+    """0 is the wire's 'not set' and means the default page."""
+    limit = limit or DEFAULT_PAGE
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    return limit
+
+
+def validated(f: HistoryFilter) -> HistoryFilter:
+    """Normalize a filter that may come from another program ('@Bob' -> 'bob', 'dbl' -> 'DBL')."""
+    if f.min_amount_minor < 0 or f.max_amount_minor < 0 or f.since_ms < 0 or f.until_ms < 0:
+        raise InvalidInput("history filter bounds cannot be negative")
+    return replace(
+        f,
+        counterparty=parse_handle(f.counterparty) if f.counterparty else "",
+        currency=parse_currency(f.currency) if f.currency else "",
+    )
+
+
 _AGE_RE = re.compile(r"\A(\d{1,6})([mhdw])\Z", re.ASCII)
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

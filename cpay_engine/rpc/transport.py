@@ -32,17 +32,27 @@ class GrpcTransport:
     ) -> None:
         self.target = parse_target(target)
         self.timeout_s = timeout_s
-        options = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+        self._roots: bytes | None = None
         if ca_file is not None:
             try:
-                roots = ca_file.read_bytes()
+                self._roots = ca_file.read_bytes()
             except OSError as exc:
                 raise InvalidInput(f"cannot read the CA file {ca_file}: {exc}") from None
-            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
-            self._channel = grpc.secure_channel(target, credentials, options=options)
-        else:
-            self._channel = grpc.insecure_channel(target, options=options)
+        self._channel = self._open()
         self._stubs: dict[str, Any] = {}
+
+    def _open(self) -> grpc.Channel:
+        options = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+        if self._roots is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates=self._roots)
+            return grpc.secure_channel(self.target, credentials, options=options)
+        return grpc.insecure_channel(self.target, options=options)
+
+    def _reconnect(self) -> None:
+        """A fresh channel, so a retry does not wait out the old one's reconnect backoff."""
+        self._channel.close()
+        self._channel = self._open()
+        self._stubs.clear()
 
     def call(self, method: str, request: Message, response_type: type[R]) -> R:
         stub = self._stubs.get(method)
@@ -56,6 +66,8 @@ class GrpcTransport:
         try:
             response = stub(request, timeout=self.timeout_s)
         except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                self._reconnect()
             raise from_rpc_error(error, self.target) from None
         assert isinstance(response, response_type)
         return response

@@ -29,7 +29,7 @@ from cpay_engine.domain.model import (
     parse_payment_id,
 )
 from cpay_engine.domain.money import DABLOON, check_amount_minor, format_amount, parse_currency
-from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.domain.query import HistoryFilter, check_limit, validated
 from cpay_engine.domain.receipts import receipt_payload
 from cpay_engine.domain.signing import key_id_for, key_proof_input, receipt_input
 from cpay_engine.errors import (
@@ -48,6 +48,7 @@ from cpay_engine.service.ports import (
     InviteRecord,
     KeyRecord,
     NewTransaction,
+    PostingRecord,
     ReceiptRecord,
     TxRecord,
     UnitOfWork,
@@ -66,7 +67,6 @@ from cpay_engine.wire import cpay_pb2 as pb
 if TYPE_CHECKING:
     from cpay_engine.service.engine import Context
 
-MAX_PAGE = 500
 TREASURY = "treasury"
 
 
@@ -126,6 +126,7 @@ def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
             f"{order.currency} payments go through the external payment provider, which this "
             f"engine does not have yet: pay in DBL"
         )
+    ctx.uow.lock_payment_id(order.payment_id)
     existing = ctx.uow.find_transaction(order.payment_id)
     if existing is not None:
         return _replay(ctx, existing, order, TxKind.PAYMENT, pb.PaymentResponse)
@@ -147,6 +148,7 @@ def mint(ctx: Context, body: pb.MintDabloonsRequest.Body) -> Outcome:
     order = _parse_order(body)
     if order.currency != DABLOON:
         raise InvalidInput(f"only Dabloons can be minted, not {order.currency}: use DBL")
+    ctx.uow.lock_payment_id(order.payment_id)
     existing = ctx.uow.find_transaction(order.payment_id)
     if existing is not None:
         return _replay(ctx, existing, order, TxKind.MINT, pb.MintDabloonsResponse)
@@ -201,6 +203,7 @@ def _post(
     if payer is not None:
         uow.insert_party(payer.id, seq, Direction.OUT)
     receipt = None
+    labels: list[tuple[str, int, str]] = []
     if moved:
         assert source is not None
         uow.insert_party(payee.id, seq, Direction.IN)
@@ -233,7 +236,7 @@ def _post(
     )
     record = _record(seq, tx)
     direction = Direction.IN if payee.id == ctx.user.id else Direction.OUT
-    postings = uow.postings(seq) if moved else []
+    postings = [PostingRecord(*label) for label in labels] if moved else []
     response = response_type(
         transaction=transaction_pb(record, direction, postings, receipt), replayed=False
     )
@@ -296,10 +299,14 @@ def _replay(
             f"payment id {pid} is already used by another payment: choose a new id",
             details={"payment_id": pid, "field": "payment_id"},
         )
-    differences = [
+    differences: list[tuple[str, object, object]] = [
         ("kind", existing.kind.value, kind.value),
         ("recipient", existing.to_handle, order.recipient),
-        ("amount", existing.amount_minor, order.amount_minor),
+        (
+            "amount",
+            format_amount(existing.amount_minor, existing.currency),
+            format_amount(order.amount_minor, existing.currency),
+        ),
         ("currency", existing.currency, order.currency),
         ("memo", existing.memo, order.memo),
     ]
@@ -342,23 +349,23 @@ def _parse_cursor(text: str) -> int:
 
 
 def _filter(f: pb.HistoryFilter) -> HistoryFilter:
-    return HistoryFilter(
-        words=tuple(f.text.split()),
-        counterparty=parse_handle(f.counterparty) if f.counterparty else "",
-        currency=parse_currency(f.currency) if f.currency else "",
-        status=PB_TO_STATUS.get(f.status),
-        direction=PB_TO_DIRECTION.get(f.direction),
-        min_amount_minor=max(f.min_amount_minor, 0),
-        max_amount_minor=max(f.max_amount_minor, 0),
-        since_ms=max(f.since_ms, 0),
-        until_ms=max(f.until_ms, 0),
+    return validated(
+        HistoryFilter(
+            words=tuple(f.text.split()),
+            counterparty=f.counterparty,
+            currency=f.currency,
+            status=PB_TO_STATUS.get(f.status),
+            direction=PB_TO_DIRECTION.get(f.direction),
+            min_amount_minor=f.min_amount_minor,
+            max_amount_minor=f.max_amount_minor,
+            since_ms=f.since_ms,
+            until_ms=f.until_ms,
+        )
     )
 
 
 def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
-    limit = body.limit or 50
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    limit = check_limit(body.limit)
     before = _parse_cursor(body.before_cursor)
     after = _parse_cursor(body.after_cursor)
     ascending = bool(body.after_cursor)  # a sync: everything after the cursor, oldest first

@@ -8,8 +8,10 @@ under test:
 - "remote":       SignedClient over GrpcTransport to start_server(wallet.engine);
 - "remote+cache": the remote client wrapped in cpay_cli.cache.CachingEngine.
 
-To add an engine (a PostgreSQL store, say), add an entry to ENGINES: every test that
-takes the `engines` fixture then runs on it too.
+ENGINES is the one parametrization: engine id -> (store, face). To add a PostgreSQL
+store, add a STORES entry that builds a Wallet on it (Wallet.create_at) and ENGINES
+entries such as "postgres+remote": ("postgres", "grpc"); every test that takes the
+`engines` fixture then runs on them too.
 """
 
 from __future__ import annotations
@@ -59,12 +61,31 @@ class Engines:
         return self.api(handle)
 
 
-def _local(wallet: Wallet, _tmp: Path, _stack: ExitStack, _warn: list[str]) -> Engines:
-    # The in-process transport's close() closes the shared engine: the wallet fixture
-    # closes it once, at teardown, so these clients are never closed one by one.
-    return Engines(
-        "local", wallet, lambda key: SignedClient(InProcessTransport(wallet.engine), key)
-    )
+# --- stores: where the wallet lives --------------------------------------------------------
+
+
+def _sqlite_wallet(request: pytest.FixtureRequest) -> Wallet:
+    """tests.conftest's `wallet`: SQLite on a temporary file, closed by that fixture."""
+    wallet: Wallet = request.getfixturevalue("wallet")
+    return wallet
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest], Wallet]] = {"sqlite": _sqlite_wallet}
+
+
+# --- faces: how a front end reaches the engine ---------------------------------------------
+
+
+@dataclass
+class Face:
+    connect: Connect
+    server: RunningServer | None = None
+
+
+def _in_process(wallet: Wallet, _tmp: Path, _stack: ExitStack, _warn: list[str]) -> Face:
+    # InProcessTransport.close() closes the shared engine, which the store's fixture
+    # closes once at teardown: these clients are never closed one by one.
+    return Face(lambda key: SignedClient(InProcessTransport(wallet.engine), key))
 
 
 def _serve(wallet: Wallet, stack: ExitStack) -> RunningServer:
@@ -73,18 +94,18 @@ def _serve(wallet: Wallet, stack: ExitStack) -> RunningServer:
     return server
 
 
-def _remote_client(server: RunningServer, stack: ExitStack, key: SigningKey) -> SignedClient:
-    client = SignedClient(GrpcTransport(f"127.0.0.1:{server.port}"), key)
-    stack.callback(client.close)
-    return client
-
-
-def _remote(wallet: Wallet, _tmp: Path, stack: ExitStack, _warn: list[str]) -> Engines:
+def _grpc(wallet: Wallet, _tmp: Path, stack: ExitStack, _warn: list[str]) -> Face:
     server = _serve(wallet, stack)
-    return Engines("remote", wallet, lambda key: _remote_client(server, stack, key), server=server)
+
+    def connect(key: SigningKey) -> PaymentsAPI:
+        client = SignedClient(GrpcTransport(f"127.0.0.1:{server.port}"), key)
+        stack.callback(client.close)
+        return client
+
+    return Face(connect, server)
 
 
-def _remote_cached(wallet: Wallet, tmp: Path, stack: ExitStack, warn: list[str]) -> Engines:
+def _grpc_cached(wallet: Wallet, tmp: Path, stack: ExitStack, warn: list[str]) -> Face:
     server = _serve(wallet, stack)
 
     def connect(key: SigningKey) -> PaymentsAPI:
@@ -95,22 +116,34 @@ def _remote_cached(wallet: Wallet, tmp: Path, stack: ExitStack, warn: list[str])
         stack.callback(cached.close)
         return cached
 
-    return Engines("remote+cache", wallet, connect, server=server, warnings=warn)
+    return Face(connect, server)
 
 
-ENGINES: dict[str, Callable[[Wallet, Path, ExitStack, list[str]], Engines]] = {
-    "local": _local,
-    "remote": _remote,
-    "remote+cache": _remote_cached,
+FACES: dict[str, Callable[[Wallet, Path, ExitStack, list[str]], Face]] = {
+    "in-process": _in_process,
+    "grpc": _grpc,
+    "grpc+cache": _grpc_cached,
+}
+
+
+# --- the one parametrization: engine id -> (store, face) -----------------------------------
+
+ENGINES: dict[str, tuple[str, str]] = {
+    "local": ("sqlite", "in-process"),
+    "remote": ("sqlite", "grpc"),
+    "remote+cache": ("sqlite", "grpc+cache"),
 }
 
 
 @pytest.fixture(params=list(ENGINES))
-def engines(request: pytest.FixtureRequest, wallet: Wallet, tmp_path: Path) -> Iterator[Engines]:
-    """The wallet's users on each engine in turn (ids: local, remote, remote+cache)."""
-    build = ENGINES[request.param]
+def engines(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engines]:
+    """The wallet's users on each engine in turn (ids: the keys of ENGINES)."""
+    store, face = ENGINES[request.param]
+    wallet = STORES[store](request)
+    warnings: list[str] = []
     with ExitStack() as stack:
-        yield build(wallet, tmp_path, stack, [])
+        built = FACES[face](wallet, tmp_path, stack, warnings)
+        yield Engines(request.param, wallet, built.connect, built.server, warnings)
 
 
 @dataclass

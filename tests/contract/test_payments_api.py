@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import grpc
 import pytest
@@ -20,13 +21,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from cpay_engine.adapters.crypto import SigningKey
-from cpay_engine.api import BalanceView, PaymentsAPI, TransactionView
+from cpay_engine.api import BalanceView, PaymentResult, PaymentsAPI, TransactionView
 from cpay_engine.client import RetryPolicy, SignedClient, receipt_verifies
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.domain.signing import signing_input
 from cpay_engine.errors import (
     CPayError,
+    FailedPrecondition,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidInput,
@@ -59,6 +61,26 @@ def people(engines: Engines) -> Engines:
     admin.mint(payment_id="mint-alice-01", recipient="alice", amount_minor=10_000, currency=DBL)
     admin.mint(payment_id="mint-carol-01", recipient="carol", amount_minor=500, currency=DBL)
     return engines
+
+
+@dataclass(frozen=True)
+class Order:
+    """A payment order: @alice's 10.00 DBL to @bob as pay-once-01 unless told otherwise."""
+
+    payment_id: str = "pay-once-01"
+    recipient: str = "bob"
+    amount_minor: int = 1_000
+    currency: str = DBL
+    memo: str = "once"
+
+    def pay(self, api: PaymentsAPI) -> PaymentResult:
+        return api.pay(
+            payment_id=self.payment_id,
+            recipient=self.recipient,
+            amount_minor=self.amount_minor,
+            currency=self.currency,
+            memo=self.memo,
+        )
 
 
 def balances(api: PaymentsAPI) -> list[BalanceView]:
@@ -139,19 +161,39 @@ def test_the_payee_sees_the_payment_as_incoming_from_the_payer(people: Engines) 
     assert seen_by_bob.amount_minor == 100
 
 
-def test_replaying_a_payment_returns_the_original_transaction_and_moves_nothing(
+def test_a_transaction_reads_the_same_from_its_result_its_id_and_the_history(
     people: Engines,
 ) -> None:
     alice = people.api("alice")
-    order = {
-        "payment_id": "pay-once-01",
-        "recipient": "bob",
-        "amount_minor": 1_000,
-        "currency": DBL,
-    }
-    first = alice.pay(**order, memo="once")  # type: ignore[arg-type]
+    result = Order(memo="tea").pay(alice)
 
-    again = alice.pay(**order, memo="once")  # type: ignore[arg-type]
+    by_id = alice.transaction(Order.payment_id)
+    [in_history] = alice.history(limit=1, include_details=True).transactions
+
+    assert by_id == result.transaction
+    assert in_history == result.transaction
+    assert receipt_verifies(result.transaction, alice.account().engine_keys)
+
+
+@pytest.mark.parametrize(
+    "memo",
+    ["café ☕ für Jürgen — 日本", "two\nlines\tand a tab", "[bold]not markup[/]", ""],
+    ids=["unicode", "control-characters", "markup", "empty"],
+)
+def test_a_memo_comes_back_exactly_as_it_was_sent(people: Engines, memo: str) -> None:
+    Order(memo=memo).pay(people.api("alice"))
+
+    assert people.api("bob").transaction(Order.payment_id).memo == memo
+    assert [t.memo for t in people.api("bob").history().transactions] == [memo]
+
+
+def test_replaying_a_payment_returns_the_original_transaction_and_moves_nothing(
+    people: Engines,
+) -> None:
+    alice, order = people.api("alice"), Order(amount_minor=1_000)
+    first = order.pay(alice)
+
+    again = order.pay(alice)
 
     assert (first.replayed, again.replayed) == (False, True)
     assert again.transaction == first.transaction
@@ -160,33 +202,26 @@ def test_replaying_a_payment_returns_the_original_transaction_and_moves_nothing(
 
 
 @pytest.mark.parametrize(
-    ("field", "change"),
+    ("field", "changed"),
     [
-        ("amount", {"amount_minor": 1_001}),
-        ("recipient", {"recipient": "carol"}),
-        ("memo", {"memo": "twice"}),
+        ("amount", Order(amount_minor=1_001)),
+        ("recipient", Order(recipient="carol")),
+        ("memo", Order(memo="twice")),
     ],
 )
 def test_reusing_a_payment_id_with_different_content_is_a_conflict_naming_the_field(
-    people: Engines, field: str, change: dict[str, object]
+    people: Engines, field: str, changed: Order
 ) -> None:
     alice = people.api("alice")
-    order: dict[str, object] = {
-        "payment_id": "pay-once-01",
-        "recipient": "bob",
-        "amount_minor": 1_000,
-        "currency": DBL,
-        "memo": "once",
-    }
-    alice.pay(**order)  # type: ignore[arg-type]
+    Order().pay(alice)
 
     with pytest.raises(IdempotencyConflict) as caught:
-        alice.pay(**{**order, **change})  # type: ignore[arg-type]
+        changed.pay(alice)
 
     assert caught.value.details["field"] == field
-    assert caught.value.details["payment_id"] == "pay-once-01"
-    assert "pay-once-01" in caught.value.message
-    assert balances(alice) == [BalanceView(DBL, 9_000)]
+    assert caught.value.details["payment_id"] == Order.payment_id
+    assert Order.payment_id in caught.value.message
+    assert balances(alice) == [BalanceView(DBL, 10_000 - Order.amount_minor)]
 
 
 def test_another_user_cannot_reuse_a_payment_id(people: Engines) -> None:
@@ -228,89 +263,107 @@ def test_a_payment_without_funds_is_recorded_as_failed_and_replays_its_failure(
 Action = Callable[[Engines], object]
 
 
-def _pay(payer: str, **order: object) -> Action:
-    defaults: dict[str, object] = {
-        "payment_id": "pay-err-001",
-        "recipient": "bob",
-        "amount_minor": 100,
-        "currency": DBL,
-    }
-    return lambda w: w.api(payer).pay(**{**defaults, **order})  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class Refusal:
+    """A request the engine must refuse with `expected`, its message saying `says`."""
+
+    name: str
+    action: Action
+    expected: type[CPayError]
+    says: str
+    arrange: Action = lambda _w: None
 
 
-def _conflicting_replay(w: Engines) -> object:
-    alice = w.api("alice")
-    alice.pay(payment_id="pay-err-001", recipient="bob", amount_minor=100, currency=DBL)
-    return alice.pay(payment_id="pay-err-001", recipient="bob", amount_minor=999, currency=DBL)
+def _pay(payer: str, order: Order) -> Action:
+    return lambda w: order.pay(w.api(payer))
 
 
-ERROR_CASES = [
-    pytest.param(_pay("alice", currency="XYZ"), InvalidInput, "XYZ", id="unknown-currency"),
-    pytest.param(_pay("alice", amount_minor=0), InvalidInput, "greater than zero", id="zero"),
-    pytest.param(_pay("alice", recipient="nobody"), NotFound, "@nobody", id="unknown-payee"),
-    pytest.param(
+REFUSALS = [
+    Refusal("unknown-currency", _pay("alice", Order(currency="XYZ")), InvalidInput, "XYZ"),
+    Refusal("zero-amount", _pay("alice", Order(amount_minor=0)), InvalidInput, "greater than zero"),
+    Refusal("unknown-payee", _pay("alice", Order(recipient="nobody")), NotFound, "@nobody"),
+    Refusal(
+        "someone-elses-transaction",
         lambda w: w.api("bob").transaction("mint-carol-01"),
         NotFound,
         "mint-carol-01",
-        id="someone-elses-transaction",
     ),
-    pytest.param(
+    Refusal(
+        "unknown-transaction",
         lambda w: w.api("bob").transaction("no-such-tx-01"),
         NotFound,
         "no-such-tx-01",
-        id="unknown-transaction",
     ),
-    pytest.param(_pay("bob", recipient="alice"), InsufficientFunds, "insufficient", id="no-funds"),
-    pytest.param(
+    Refusal("pay-yourself", _pay("alice", Order(recipient="alice")), InvalidInput, "yourself"),
+    Refusal("not-dabloons", _pay("alice", Order(currency="USD")), InvalidInput, "DBL"),
+    Refusal("bad-payment-id", _pay("alice", Order(payment_id="x")), InvalidInput, "payment id"),
+    Refusal("long-memo", _pay("alice", Order(memo="m" * 281)), InvalidInput, "280"),
+    Refusal("no-funds", _pay("bob", Order(recipient="alice")), InsufficientFunds, "insufficient"),
+    Refusal(
+        "revoke-only-key",
+        lambda w: w.api("bob").revoke_key(w.wallet.keys["bob"].key_id),
+        FailedPrecondition,
+        "only active key",
+    ),
+    Refusal(
+        "revoke-someone-elses-key",
+        lambda w: w.api("bob").revoke_key(w.wallet.keys["carol"].key_id),
+        NotFound,
+        "no key",
+    ),
+    Refusal(
+        "enroll-a-registered-key",
+        lambda w: w.api("bob").enroll(invite_code="inv-whatever", handle="bobby"),
+        Unauthenticated,
+        "already registered",
+    ),
+    Refusal(
+        "user-mints",
         lambda w: w.api("bob").mint(
             payment_id="mint-err-01", recipient="bob", amount_minor=1, currency=DBL
         ),
         PermissionDenied,
         "MintDabloons",
-        id="user-mints",
     ),
-    pytest.param(
+    Refusal(
+        "user-creates-user",
         lambda w: w.api("bob").create_user(
             handle="mallory", role=Role.ADMIN, public_key=SigningKey.generate().public_key
         ),
         PermissionDenied,
         "CreateUser",
-        id="user-creates-user",
     ),
-    pytest.param(
-        lambda w: w.api("bob").list_users(), PermissionDenied, "ListUsers", id="user-lists-users"
-    ),
-    pytest.param(
+    Refusal("user-lists-users", lambda w: w.api("bob").list_users(), PermissionDenied, "ListUsers"),
+    Refusal(
+        "unregistered-key",
         lambda w: w.api_for_key(SigningKey.generate()).balances(),
         Unauthenticated,
         "unknown key",
-        id="unregistered-key",
     ),
-    pytest.param(_conflicting_replay, IdempotencyConflict, "pay-err-001", id="id-conflict"),
+    Refusal(
+        "id-reused-with-another-amount",
+        _pay("alice", Order(amount_minor=999)),
+        IdempotencyConflict,
+        Order.payment_id,
+        arrange=_pay("alice", Order()),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("action", "expected", "says"), ERROR_CASES)
-def test_every_error_reaches_the_caller_as_the_same_class_with_its_code(
-    people: Engines, action: Action, expected: type[CPayError], says: str
+@pytest.mark.parametrize("refusal", [pytest.param(r, id=r.name) for r in REFUSALS])
+def test_every_refusal_reaches_the_caller_as_the_same_class_and_code_and_moves_nothing(
+    people: Engines, refusal: Refusal
 ) -> None:
+    refusal.arrange(people)
+    before = {h: balances(people.api(h)) for h in ("alice", "bob", "carol")}
+
     with pytest.raises(CPayError) as caught:
-        action(people)
+        refusal.action(people)
 
-    assert type(caught.value) is expected
-    assert caught.value.code == expected.code
-    assert says in caught.value.message
-
-
-def test_a_refused_request_changes_no_balance(people: Engines) -> None:
-    for action, _expected, _says in (case.values for case in ERROR_CASES):
-        with pytest.raises(CPayError):
-            action(people)  # type: ignore[operator]
-
-    assert balances(people.api("alice")) == [BalanceView(DBL, 10_000)]
-    assert balances(people.api("bob")) == [BalanceView(DBL, 0)]
-    assert balances(people.api("carol")) == [BalanceView(DBL, 500)]
-    assert people.api("alice").verify_ledger().ok
+    assert type(caught.value) is refusal.expected
+    assert caught.value.code == refusal.expected.code
+    assert refusal.says in caught.value.message
+    assert {h: balances(people.api(h)) for h in before} == before
 
 
 # --- history -------------------------------------------------------------------------------
@@ -341,6 +394,7 @@ def test_history_pages_through_every_transaction_exactly_once_newest_first(
     assert [t.id for t in seen] == [*reversed(paid), "mint-alice-01"]
     assert [t.seq for t in seen] == sorted((t.seq for t in seen), reverse=True)
     assert len({t.seq for t in seen}) == len(seen)
+    assert people.warnings == []  # nothing answered from a stale cache
 
 
 def test_the_payees_history_holds_the_same_payments_as_incoming(people: Engines) -> None:
@@ -414,12 +468,36 @@ def test_a_history_filter_with_an_unknown_currency_is_invalid_input(shopping: Pa
         shopping.history(filter=HistoryFilter(currency="XYZ"))
 
 
-@pytest.mark.parametrize("limit", [0, 501])
+@pytest.mark.parametrize("limit", [-1, 501])
 def test_a_history_page_size_out_of_range_is_invalid_input(
     shopping: PaymentsAPI, limit: int
 ) -> None:
     with pytest.raises(InvalidInput, match="limit"):
         shopping.history(limit=limit)
+
+
+def test_a_history_page_size_of_zero_asks_for_the_default_page(shopping: PaymentsAPI) -> None:
+    # 0 is the wire's "not set": the engine answers with its default page of 50.
+    assert shopping.history(limit=0) == shopping.history()
+
+
+def test_a_filter_word_matches_inside_a_memo_word(people: Engines) -> None:
+    alice = people.api("alice")
+    alice.pay(
+        payment_id="pay-ball-01", recipient="bob", amount_minor=1, currency=DBL, memo="football"
+    )
+
+    assert history_ids(alice, HistoryFilter(words=("ball",))) == ["pay-ball-01"]
+
+
+@pytest.mark.parametrize("word", ["über", "ÜBER", "Über"], ids=["lower", "upper", "title"])
+def test_a_filter_word_matches_whatever_the_letter_case_accented_letters_included(
+    people: Engines, word: str
+) -> None:
+    alice = people.api("alice")
+    Order(memo="Über den Fluss").pay(alice)
+
+    assert history_ids(alice, HistoryFilter(words=(word,))) == [Order.payment_id]
 
 
 # --- receipts ------------------------------------------------------------------------------
@@ -536,9 +614,6 @@ def test_after_a_key_rotation_the_old_key_is_refused_and_the_new_one_works(
     assert people.api_for_key(new).account().key_id == new.key_id
     assert bob.account().key_id == new.key_id  # the rotating client now signs with the new key
     assert {k.key_id: k.revoked for k in bob.list_keys()} == {old.key_id: True, new.key_id: False}
-
-
-# --- the gRPC face: one signed request, two transports -------------------------------------
 
 
 # --- the gRPC face: one signed request, two transports -------------------------------------

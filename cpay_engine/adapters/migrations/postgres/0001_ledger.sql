@@ -96,7 +96,7 @@ CREATE TABLE audit_log (
     action    TEXT NOT NULL,
     details   TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash      TEXT NOT NULL UNIQUE
+    hash      TEXT NOT NULL
 );
 
 CREATE FUNCTION cpay_immutable() RETURNS trigger LANGUAGE plpgsql AS $$

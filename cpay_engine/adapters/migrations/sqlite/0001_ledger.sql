@@ -98,7 +98,7 @@ CREATE TABLE audit_log (
     action    TEXT NOT NULL,
     details   TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash      TEXT NOT NULL UNIQUE
+    hash      TEXT NOT NULL
 );
 
 -- History is immutable: corrections are new, linked transactions.
