@@ -5,12 +5,13 @@ Order matters: it is the order they run in and the order of the rows in the repo
 
 from __future__ import annotations
 
-from bench import cli_startup, grpc_payments, local_payments
+from bench import cli_startup, grpc_payments, local_payments, pg_payments
 from bench.core import Benchmark
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     local_payments.BENCHMARK,
     grpc_payments.BENCHMARK,
+    pg_payments.BENCHMARK,
     cli_startup.BENCHMARK,
 )
 

@@ -128,12 +128,18 @@ class HistoryCache:
             columns = [d[0] for d in cursor.description]
         return None if row is None else _view(dict(zip(columns, row, strict=True)))
 
-    def page(self, f: HistoryFilter, before_seq: int, limit: int) -> list[TransactionView]:
+    def page(
+        self, f: HistoryFilter, before_seq: int, limit: int, *, after_seq: int | None = None
+    ) -> list[TransactionView]:
+        """Newest first below `before_seq`; or, with `after_seq`, oldest first above it."""
         where: list[str] = ["1 = 1"]
         args: list[str | int] = []
         if before_seq:
             where.append("seq < ?")
             args.append(before_seq)
+        if after_seq is not None:
+            where.append("seq > ?")
+            args.append(after_seq)
         for column, value in (
             ("counterparty", f.counterparty),
             ("currency", f.currency),
@@ -164,7 +170,8 @@ class HistoryCache:
                 where.append("(memo LIKE ? ESCAPE '\\' OR counterparty LIKE ? ESCAPE '\\')")
                 args.extend([f"%{escaped}%", f"%{escaped}%"])
         args.append(limit)
-        sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+        order = "ASC" if after_seq is not None else "DESC"
+        sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?"
         with self.lock:
             cursor = self.db.execute(sql, args)
             columns = [d[0] for d in cursor.description]
@@ -286,19 +293,16 @@ class CachingEngine:
         before_cursor: str = "",
         after_cursor: str = "",
         filter: HistoryFilter | None = None,
-        include_details: bool = False,
+        include_details: bool = False,  # noqa: ARG002 - cached rows always carry details
     ) -> HistoryPage:
-        if after_cursor:
-            return self.remote.history(
-                limit=limit,
-                after_cursor=after_cursor,
-                filter=filter,
-                include_details=include_details,
-            )
         limit = check_limit(limit)
         f = validated(filter or HistoryFilter())
         if not before_cursor and not self.offline:
             self.sync()
+        if after_cursor:  # oldest first above the cursor, as the server answers
+            rows = self.cache.page(f, 0, limit, after_seq=_seq(after_cursor))
+            newest = f"c1.{rows[-1].seq}" if rows else after_cursor
+            return HistoryPage(tuple(rows), newest if len(rows) == limit else "", newest)
         rows = self.cache.page(f, _seq(before_cursor), limit)
         next_cursor = f"c1.{rows[-1].seq}" if len(rows) == limit else ""
         return HistoryPage(tuple(rows), next_cursor, self.cache.sync_cursor)

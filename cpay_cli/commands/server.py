@@ -73,7 +73,7 @@ def run(
 
     s = session(ctx)
     url = parse_db_url(db)
-    parse_target(listen)
+    parse_target(listen, allow_any_port=True)
     if (tls_cert is None) != (tls_key is None):
         raise InvalidInput("TLS needs both --tls-cert and --tls-key")
     if not 1 <= workers <= 256:

@@ -313,7 +313,8 @@ class SqlUnitOfWork:
             row = self._one(
                 "INSERT INTO transactions (id, kind, status, created_at_ms, initiator_id, "
                 "from_user_id, to_user_id, from_handle, to_handle, amount_minor, currency, memo, "
-                "failure_code, failure_message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
+                "memo_folded, failure_code, failure_message) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
                 (
                     tx.id,
                     tx.kind.value,
@@ -327,6 +328,7 @@ class SqlUnitOfWork:
                     tx.amount_minor,
                     tx.currency,
                     tx.memo,
+                    tx.memo.casefold(),
                     tx.failure_code,
                     tx.failure_message,
                 ),
@@ -420,8 +422,13 @@ class SqlUnitOfWork:
             where.append("t.created_at_ms < ?")
             args.append(f.until_ms)
         for word in f.words:
-            where.append(f"(t.memo LIKE ? ESCAPE '\\' OR {counterparty} LIKE ? ESCAPE '\\')")
-            pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            # Folded in Python on both sides: LIKE alone ignores case for ASCII only
+            # (SQLite) or not at all (PostgreSQL); handles are lower-case already.
+            where.append(f"(t.memo_folded LIKE ? ESCAPE '\\' OR {counterparty} LIKE ? ESCAPE '\\')")
+            folded = word.casefold()
+            pattern = (
+                "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
             args.extend([pattern, pattern])
         order = "ASC" if ascending else "DESC"
         sql = (

@@ -19,9 +19,11 @@ R = TypeVar("R", bound=Message)
 DEFAULT_TIMEOUT_S = 10.0
 
 
-def parse_target(text: str) -> str:
+def parse_target(text: str, *, allow_any_port: bool = False) -> str:
+    """HOST:PORT; a server may listen on port 0 (any free port), a client may not."""
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    lowest = 0 if allow_any_port else 1
+    if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
         raise InvalidInput(f"'{text}' is not a server address: use HOST:PORT, e.g. localhost:50051")
     return text
 

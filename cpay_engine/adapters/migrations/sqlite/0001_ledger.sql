@@ -54,6 +54,8 @@ CREATE TABLE transactions (
     amount_minor    INTEGER NOT NULL CHECK (amount_minor > 0),
     currency        TEXT NOT NULL,
     memo            TEXT NOT NULL DEFAULT '',
+    -- memo.casefold(), written by the engine: case-insensitive search in any script
+    memo_folded     TEXT NOT NULL DEFAULT '',
     failure_code    TEXT NOT NULL DEFAULT '',
     failure_message TEXT NOT NULL DEFAULT ''
 );

@@ -1,0 +1,59 @@
+"""Cell and text helpers: other people's text is always shown literally."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from cpay_cli.output import printable
+from cpay_engine.api import TransactionView
+from cpay_engine.domain.money import format_amount
+
+
+def literal(text: str, style: str = "") -> Text:
+    """Never markup, never escape sequences: a memo '[b]x[/b]' shows exactly so."""
+    return Text(printable(text), style=style)
+
+
+def literal_lines(lines: list[str], style: str = "") -> Text:
+    """Several literal lines (each escaped on its own; the line breaks are ours)."""
+    return Text("\n", style=style).join(literal(line, style) for line in lines)
+
+
+def when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def party(handle: str) -> str:
+    return handle if handle == "treasury" else "@" + handle
+
+
+def signed_amount(tx: TransactionView) -> Text:
+    sign = "+" if tx.direction.value == "in" else "-"
+    style = "green" if sign == "+" else ""
+    if tx.status.value == "failed":
+        style = "dim strike"
+    return Text(f"{sign}{format_amount(tx.amount_minor, tx.currency)}", style=style)
+
+
+STATUS_STYLE = {"completed": "", "failed": "red", "pending": "yellow", "unknown": "bold yellow"}
+
+
+def status(tx: TransactionView) -> Text:
+    return Text(tx.status.value, style=STATUS_STYLE.get(tx.status.value, ""))
+
+
+def history_cells(tx: TransactionView) -> tuple[Text | str, ...]:
+    return (
+        when(tx.created_at_ms),
+        tx.direction.value,
+        literal(party(tx.counterparty)),
+        signed_amount(tx),
+        tx.currency,
+        status(tx),
+        literal(tx.memo),
+    )
+
+
+HISTORY_COLUMNS = ("When", "Dir", "Counterparty", "Amount", "Cur", "Status", "Memo")

@@ -1,0 +1,59 @@
+"""Account: who you are, your device keys, and which profile and mode this is."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from cpay_cli.tui.base import CPayScreen
+from cpay_cli.tui.format import literal_lines, when
+from cpay_engine.api import KeyView
+
+
+class AccountScreen(CPayScreen):
+    BINDINGS = [Binding("g", "refresh", "Refresh")]  # noqa: RUF012
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Account", classes="title")
+        yield Static("", id="account-summary", classes="panel")
+        yield Static("Device keys", classes="title")
+        table: DataTable[object] = DataTable(id="keys", cursor_type="row")
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("Key", "Status", "Created", "This device")
+        account, ctx = self.cpay.account, self.cpay.context
+        self.query_one("#account-summary", Static).update(
+            literal_lines(
+                [
+                    f"Handle    @{account.handle}",
+                    f"Role      {account.role.value}",
+                    f"User id   {account.user_id}",
+                    f"Profile   {ctx.profile} ({ctx.mode} mode)",
+                    f"Target    {ctx.target}",
+                    f"Signs as  {account.key_id}",
+                ]
+            )
+        )
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        api = self.cpay.api
+        self.query_one(DataTable).loading = True
+        self.call_api(api.list_keys, self._show)
+
+    def _show(self, keys: list[KeyView]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        current = self.cpay.api.key_id
+        for key in keys:
+            table.add_row(
+                key.key_id,
+                "revoked" if key.revoked else "active",
+                when(key.created_at_ms),
+                "yes" if key.key_id == current else "",
+            )
+        table.loading = False

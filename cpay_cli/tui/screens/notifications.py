@@ -1,0 +1,74 @@
+"""Notifications: payments received and payments that failed, newest first.
+
+The notifications capability fills this centre later; until then it is derived
+from history.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from cpay_cli.tui.base import CPayScreen
+from cpay_cli.tui.format import literal, party, signed_amount, when
+from cpay_engine.api import PaymentsAPI, TransactionView
+from cpay_engine.domain.model import Direction, TxStatus
+from cpay_engine.domain.query import HistoryFilter
+
+
+def load_notifications(api: PaymentsAPI) -> list[TransactionView]:
+    received = api.history(
+        limit=50, filter=HistoryFilter(direction=Direction.IN, status=TxStatus.COMPLETED)
+    ).transactions
+    failed = api.history(limit=50, filter=HistoryFilter(status=TxStatus.FAILED)).transactions
+    return sorted([*received, *failed], key=lambda t: t.seq, reverse=True)[:100]
+
+
+class NotificationsScreen(CPayScreen):
+    BINDINGS = [Binding("g", "refresh", "Refresh")]  # noqa: RUF012
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[TransactionView] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Notifications", classes="title")
+        table: DataTable[object] = DataTable(
+            id="notifications", cursor_type="row", zebra_stripes=True
+        )
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns("When", "What", "Amount", "Memo")
+        self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        api = self.cpay.api
+        self.query_one(DataTable).loading = True
+        self.call_api(lambda: load_notifications(api), self._show)
+
+    def _show(self, items: list[TransactionView]) -> None:
+        self.items = items
+        table = self.query_one(DataTable)
+        table.clear()
+        for tx in items:
+            if tx.status is TxStatus.FAILED:
+                what = literal(f"Payment to {party(tx.counterparty)} failed", "red")
+            else:
+                what = literal(f"Received from {party(tx.counterparty)}", "green")
+            table.add_row(when(tx.created_at_ms), what, signed_amount(tx), literal(tx.memo))
+        if not items:
+            table.add_row("", "No notifications yet.", "", "")
+        table.loading = False
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self.items):
+            from cpay_cli.tui.screens.detail import DetailScreen
+
+            self.app.push_screen(DetailScreen(self.items[event.cursor_row].id))

@@ -1,0 +1,265 @@
+"""The form behind Pay and Mint: validates as you type, previews, confirms, reports.
+
+The payment id is chosen when a payment is first submitted and kept until the
+engine gives a definite answer, so a retry after "outcome unknown" or a lost
+connection can never pay twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.suggester import SuggestFromList
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Button, Footer, Header, Input, Label, Static
+
+from cpay_cli.tui.base import CPayScreen
+from cpay_cli.tui.format import literal, literal_lines
+from cpay_cli.tui.screens.confirm import ConfirmScreen
+from cpay_engine.api import PaymentResult
+from cpay_engine.domain.model import check_memo, parse_handle
+from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
+from cpay_engine.errors import CPayError, OutcomeUnknown, Unavailable
+
+
+class EngineRule(Validator):
+    """Runs one of the engine's own parsers, so the form and the engine agree."""
+
+    def __init__(self, check: object) -> None:
+        super().__init__()
+        self._check = check
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            self._check(value)  # type: ignore[operator]
+        except CPayError as error:
+            return self.failure(error.message)
+        return self.success()
+
+
+@dataclass(frozen=True)
+class Order:
+    recipient: str
+    amount_minor: int
+    currency: str
+    memo: str
+
+    def preview(self) -> str:
+        amount = format_amount(self.amount_minor, self.currency)
+        return f"{amount} {self.currency} to @{self.recipient}"
+
+
+class PaymentForm(CPayScreen):
+    """Subclasses set the verb and call the API."""
+
+    VERB = "Pay"
+    BINDINGS = [  # noqa: RUF012
+        Binding("ctrl+s", "submit", "Review & send"),
+        Binding("escape", "back", "Back"),
+    ]
+    fixed_currency: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending_id: str | None = None
+        self._pending_order: Order | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(classes="form"):
+            yield Static(self.VERB, classes="title")
+            yield Label("Recipient")
+            yield Input(
+                placeholder="@handle",
+                id="recipient",
+                validators=[EngineRule(parse_handle)],
+                suggester=SuggestFromList([], case_sensitive=False),
+            )
+            yield Static("", id="recipient-error", classes="field-error")
+            yield Label("Amount")
+            yield Input(placeholder="12.50", id="amount")
+            yield Static("", id="amount-error", classes="field-error")
+            if self.fixed_currency is None:
+                yield Label("Currency")
+                yield Input("DBL", id="currency", validators=[EngineRule(parse_currency)])
+                yield Static("", id="currency-error", classes="field-error")
+            yield Label("Memo")
+            yield Input(
+                placeholder="what it is for (optional)",
+                id="memo",
+                validators=[EngineRule(check_memo)],
+            )
+            yield Static("", id="memo-error", classes="field-error")
+            yield Static("Fill in the form to see a preview.", id="preview")
+            with Horizontal(classes="buttons"):
+                yield Button(f"Review & {self.VERB.lower()}", id="submit", variant="primary")
+            yield Static("", id="result")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#recipient", Input).focus()
+        api = self.cpay.api
+        self.call_api(lambda: api.history(limit=200), self._learn_counterparties, group="names")
+
+    def _learn_counterparties(self, page: object) -> None:
+        names = sorted(
+            {
+                "@" + t.counterparty
+                for t in getattr(page, "transactions", ())
+                if t.counterparty != "treasury"
+            }
+        )
+        self.query_one("#recipient", Input).suggester = SuggestFromList(names, case_sensitive=False)
+
+    # --- validation --------------------------------------------------------------------
+
+    def _currency(self) -> str:
+        if self.fixed_currency is not None:
+            return self.fixed_currency
+        return self.query_one("#currency", Input).value.strip()
+
+    def _order(self) -> tuple[Order | None, dict[str, str]]:
+        """Parse every field with the engine's rules; errors by field id."""
+        errors: dict[str, str] = {}
+        values = {
+            name: self.query_one(f"#{name}", Input).value.strip()
+            for name in ("recipient", "amount", "memo")
+        }
+        recipient = currency = ""
+        amount = 0
+        try:
+            recipient = parse_handle(values["recipient"])
+        except CPayError as error:
+            errors["recipient"] = error.message
+        try:
+            currency = parse_currency(self._currency())
+        except CPayError as error:
+            errors["currency"] = error.message
+        if currency:
+            try:
+                amount = parse_amount(values["amount"], currency)
+            except CPayError as error:
+                errors["amount"] = error.message
+        try:
+            check_memo(values["memo"])
+        except CPayError as error:
+            errors["memo"] = error.message
+        if errors:
+            return None, errors
+        return Order(recipient, amount, currency, values["memo"]), errors
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        order, errors = self._order()
+        field = event.input.id or ""
+        if event.value.strip():  # don't shout about fields not typed into yet
+            self.query_one(f"#{field}-error", Static).update(literal(errors.get(field, "")))
+        else:
+            self.query_one(f"#{field}-error", Static).update("")
+        preview = self.query_one("#preview", Static)
+        if order is None:
+            preview.update("Fill in the form to see a preview.")
+        else:
+            preview.update(literal(self._preview_lines(order)[0]))
+
+    def _preview_lines(self, order: Order) -> list[str]:
+        me = self.cpay.account.handle
+        ctx = self.cpay.context
+        lines = [
+            f"{self.VERB} {order.preview()} (from @{me if self.VERB == 'Pay' else 'treasury'})",
+            f"Profile '{ctx.profile}', {ctx.mode} mode ({ctx.target})",
+        ]
+        if order.memo:
+            lines.append(f"Memo: {order.memo}")
+        return lines
+
+    # --- submit ------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "submit":
+            self.action_submit()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def action_back(self) -> None:
+        self.app.switch_mode("dashboard")
+
+    def action_submit(self) -> None:
+        order, errors = self._order()
+        if order is None:
+            for field, message in errors.items():
+                self.query_one(f"#{field}-error", Static).update(literal(message))
+            self.notify("Fix the highlighted fields first.", severity="warning")
+            return
+        if self._pending_order is not None and order != self._pending_order:
+            # the last attempt's outcome is unknown: a new content gets a new id
+            self._pending_id = None
+        payment_id = self._pending_id or str(uuid.uuid4())
+        lines = [*self._preview_lines(order), f"Payment id {payment_id}"]
+        if self._pending_id:
+            lines.append("Retrying with the same id: it cannot be paid twice.")
+
+        def answered(confirmed: bool | None) -> None:
+            if confirmed:
+                self._send(order, payment_id)
+            else:
+                self._result("Cancelled: nothing was sent.", "")
+
+        self.app.push_screen(ConfirmScreen(f"{self.VERB}?", lines, self.VERB), answered)
+
+    def _send(self, order: Order, payment_id: str) -> None:
+        self._pending_id, self._pending_order = payment_id, order
+        self.query_one("#submit", Button).disabled = True
+        self._result(f"Sending {order.preview()}…", "")
+        self.call_api(
+            lambda: self.send(order, payment_id), self._sent, group="send", failed=self._send_failed
+        )
+
+    def send(self, order: Order, payment_id: str) -> PaymentResult:
+        return self.cpay.api.pay(
+            payment_id=payment_id,
+            recipient=order.recipient,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            memo=order.memo,
+        )
+
+    def _sent(self, result: PaymentResult) -> None:
+        tx = result.transaction
+        self._pending_id = self._pending_order = None
+        self.query_one("#submit", Button).disabled = False
+        again = " (already made earlier: this is the original result)" if result.replayed else ""
+        self._result(
+            f"Done: {format_amount(tx.amount_minor, tx.currency)} {tx.currency} to "
+            f"@{tx.to_handle} — {tx.status.value}{again}. Id {tx.id}",
+            "ok",
+        )
+        self.notify(f"{self.VERB}: {tx.status.value}", severity="information")
+        for name in ("amount", "memo"):
+            self.query_one(f"#{name}", Input).value = ""
+
+    def _send_failed(self, error: CPayError) -> None:
+        self.query_one("#submit", Button).disabled = False
+        if isinstance(error, OutcomeUnknown | Unavailable):
+            self._result(
+                f"{error.message}\nSubmit again to retry safely with the same id "
+                f"{self._pending_id}.",
+                "error",
+            )
+        else:
+            self._pending_id = self._pending_order = None  # a definite answer
+            self._result(error.message, "error")
+        self.notify(error.message, title=self.VERB, severity="error", markup=False)
+
+    def _result(self, text: str, kind: str) -> None:
+        result = self.query_one("#result", Static)
+        result.set_classes(kind)
+        result.update(literal_lines(text.split("\n")))
+
+
+class PayScreen(PaymentForm):
+    VERB = "Pay"
