@@ -27,8 +27,10 @@ $(NODE_STAMP): package.json package-lock.json
 buf-lint: $(NODE_STAMP)
 	node_modules/.bin/buf lint
 
+# Seeds the demo wallet on first run, then opens the dashboard on it.
 run: setup
-	$(BIN)/cpay demo
+	$(BIN)/cpay demo --no-tour
+	$(BIN)/cpay --profile demo ui
 
 test: setup
 	bash scripts/ensure-postgres.sh

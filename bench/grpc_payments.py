@@ -89,13 +89,17 @@ def measure_all(config: RunConfig, root: Path) -> Results:
             target = f"127.0.0.1:{server.port}"
             for clients in (1, CLIENTS):
                 echo[clients] = measure(echo_callers(target, payload), clients, warmup, window)
-                config.log(f"  sync server, {clients:2} client(s): echo     "
-                           f"{describe(echo[clients], clients)}")
+                config.log(
+                    f"  sync server, {clients:2} client(s): echo     "
+                    f"{describe(echo[clients], clients)}"
+                )
                 pay[clients] = measure(
                     payment_callers(target, population), clients, warmup, window, times
                 )
-                config.log(f"  sync server, {clients:2} client(s): payments "
-                           f"{describe(pay[clients], clients)}")
+                config.log(
+                    f"  sync server, {clients:2} client(s): payments "
+                    f"{describe(pay[clients], clients)}"
+                )
                 config.log(f"    server stages: {pay[clients].stages.describe(STAGES)}")
         finally:
             server.stop(grace_s=1.0)
@@ -110,20 +114,24 @@ def measure_all(config: RunConfig, root: Path) -> Results:
             )
         finally:
             single.stop(grace_s=1.0)
-        config.log(f"  sync server, 1 worker, {CLIENTS} clients: payments "
-                   f"{describe(pay_one_worker, CLIENTS)}")
+        config.log(
+            f"  sync server, 1 worker, {CLIENTS} clients: payments "
+            f"{describe(pay_one_worker, CLIENTS)}"
+        )
         config.log(f"    server stages: {pay_one_worker.stages.describe(STAGES)}")
         aio = AioServer(engine, workers=SERVER_WORKERS)
         try:
             aio_target = f"127.0.0.1:{aio.port}"
             aio_echo = measure(echo_callers(aio_target, payload), CLIENTS, warmup, window)
-            config.log(f"  grpc.aio server, {CLIENTS} clients: echo     "
-                       f"{describe(aio_echo, CLIENTS)}")
+            config.log(
+                f"  grpc.aio server, {CLIENTS} clients: echo     {describe(aio_echo, CLIENTS)}"
+            )
             aio_pay = measure(
                 payment_callers(aio_target, population), CLIENTS, warmup, window, times
             )
-            config.log(f"  grpc.aio server, {CLIENTS} clients: payments "
-                       f"{describe(aio_pay, CLIENTS)}")
+            config.log(
+                f"  grpc.aio server, {CLIENTS} clients: payments {describe(aio_pay, CLIENTS)}"
+            )
             config.log(f"    server stages: {aio_pay.stages.describe(STAGES)}")
         finally:
             aio.stop()
@@ -236,7 +244,7 @@ BENCHMARK = Benchmark(
     name=NAME,
     title="ProcessPayment over gRPC on loopback, SQLite server",
     method=(
-        "Server: `start_server(engine, \"127.0.0.1:0\")` in the benchmark's process (sync "
+        'Server: `start_server(engine, "127.0.0.1:0")` in the benchmark\'s process (sync '
         f"`grpc.server` on a {SERVER_WORKERS}-thread `ThreadPoolExecutor`), its engine on a "
         "fresh SQLite file (WAL, `synchronous=FULL`, one `BEGIN IMMEDIATE` transaction per "
         f"payment), {CLIENTS} users each minted far more than a run can spend. Clients: 1 and "
@@ -245,7 +253,7 @@ BENCHMARK = Benchmark(
         "every request is serialized, signed, sent, verified, committed and answered with a "
         "signed receipt. Baseline in the same run and server: a unary echo RPC added with "
         "`extra_handlers` (identity on raw bytes, no (de)serializer), called through "
-        "`channel.unary_unary(\"/bench.Echo/Echo\")` with random bytes the size of a signed "
+        '`channel.unary_unary("/bench.Echo/Echo")` with random bytes the size of a signed '
         "PaymentRequest, by the same number of threads with their own channels. Each "
         f"measurement: every client connects and makes one call, {WARMUP_S:g} s warm-up, then "
         f"the calls answered in a {WINDOW_S:g} s window are counted. Ratio = payments / echo "

@@ -206,7 +206,7 @@ BENCHMARK = Benchmark(
         f"tpcb-like script, `pgbench -c {CLIENTS} -j {PGBENCH_THREADS} -T {DURATION_S:g} -n`; "
         "its `tps = … (without initial connection time)`. Then CPay on a fresh database of "
         "the same cluster, created and migrated by `initialize_at`, served by "
-        "`start_server(open_engine_at(parse_db_url(dsn), …), \"127.0.0.1:0\")` in the "
+        '`start_server(open_engine_at(parse_db_url(dsn), …), "127.0.0.1:0")` in the '
         f"benchmark's process (16 gRPC worker threads, a psycopg pool of up to 16), {CLIENTS} "
         "users each minted far more than a run can spend, and "
         f"{CLIENTS} closed-loop client threads, each with its own channel (`SignedClient` over "

@@ -85,9 +85,10 @@ def main(
 
 
 def _register() -> None:
-    from cpay_cli.commands import admin, demo, keys, profiles, server, users, wallet
+    from cpay_cli.commands import admin, demo, keys, profiles, server, ui, users, wallet
 
     wallet.register(app)
+    ui.register(app)
     demo.register(app)
     app.add_typer(users.app, name="user")
     app.add_typer(keys.app, name="key")

@@ -23,7 +23,10 @@ PAYMENTS = [
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def demo(ctx: typer.Context) -> None:
+    def demo(
+        ctx: typer.Context,
+        tour: bool = typer.Option(True, "--tour/--no-tour", help="Print the tour afterwards."),
+    ) -> None:
         """Seed a demo wallet (profile 'demo': users, mints, payments) and show a tour."""
         from cpay_cli.commands.wallet import create_local_wallet
         from cpay_cli.profiles import KeyRef
@@ -69,6 +72,9 @@ def register(app: typer.Typer) -> None:
                     memo=memo,
                 )
                 payer.close()
+        if not tour:
+            say(f"Demo wallet ready: cpay --profile {name} ui")
+            return
         say("")
         say(f"Tour of the demo wallet (profile '{name}'): balances, then @alice's history.")
         rows = []

@@ -34,6 +34,7 @@ class Window:
 
 
 class HistoryScreen(CPayScreen):
+    AUTO_FOCUS = "#history-table"
     BINDINGS = [  # noqa: RUF012
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Back", show=False),
@@ -51,6 +52,7 @@ class HistoryScreen(CPayScreen):
         self.query_text = ""
         self.window = Window([], "", "")
         self._fetching = False
+        self._focus_table = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -108,6 +110,9 @@ class HistoryScreen(CPayScreen):
         table.loading = False
         if window.rows:
             table.move_cursor(row=min(cursor, len(window.rows) - 1), animate=False)
+        if self._focus_table:  # a loading table cannot take focus; it can now
+            self._focus_table = False
+            table.focus()
         self._fetching = False
         self._describe()
 
@@ -211,8 +216,8 @@ class HistoryScreen(CPayScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
+            self._focus_table = True
             self._apply(event.value.strip())
-            self.query_one(DataTable).focus()
 
     def _apply(self, text: str) -> None:
         try:
