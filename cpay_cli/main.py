@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import Any
 
 import typer
@@ -28,6 +27,8 @@ class CPayGroup(TyperGroup):
         except CPayError as error:
             session = ctx.obj if isinstance(ctx.obj, Session) else None
             if session is not None and session.debug:
+                import traceback
+
                 traceback.print_exc()
             print(f"cpay: {error.message}", file=sys.stderr)
             raise typer.Exit(exits.exit_code(error)) from None
