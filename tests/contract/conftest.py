@@ -8,10 +8,9 @@ under test:
 - "remote":       SignedClient over GrpcTransport to start_server(wallet.engine);
 - "remote+cache": the remote client wrapped in cpay_cli.cache.CachingEngine.
 
-ENGINES is the one parametrization: engine id -> (store, face). To add a PostgreSQL
-store, add a STORES entry that builds a Wallet on it (Wallet.create_at) and ENGINES
-entries such as "postgres+remote": ("postgres", "grpc"); every test that takes the
-`engines` fixture then runs on them too.
+ENGINES is the one parametrization: engine id -> (store, face). The PostgreSQL store
+runs in-process and behind a gRPC server ("postgres", "postgres+remote"), on a fresh
+database of the throwaway cluster the suite starts itself.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import pytest
 from cpay_cli.cache import CachingEngine, HistoryCache
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.api import PaymentsAPI
+from cpay_engine.bootstrap import parse_db_url
 from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.domain.model import Role
 from cpay_engine.rpc.server import RunningServer, start_server
@@ -70,7 +70,18 @@ def _sqlite_wallet(request: pytest.FixtureRequest) -> Wallet:
     return wallet
 
 
-STORES: dict[str, Callable[[pytest.FixtureRequest], Wallet]] = {"sqlite": _sqlite_wallet}
+def _postgres_wallet(request: pytest.FixtureRequest) -> Wallet:
+    """The same wallet on a fresh database of the suite's throwaway PostgreSQL cluster."""
+    dsn: str = request.getfixturevalue("pg_dsn")
+    wallet = Wallet.create_at(parse_db_url(dsn), clock=request.getfixturevalue("clock"))
+    request.addfinalizer(wallet.close)
+    return wallet
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest], Wallet]] = {
+    "sqlite": _sqlite_wallet,
+    "postgres": _postgres_wallet,
+}
 
 
 # --- faces: how a front end reaches the engine ---------------------------------------------
@@ -132,6 +143,8 @@ ENGINES: dict[str, tuple[str, str]] = {
     "local": ("sqlite", "in-process"),
     "remote": ("sqlite", "grpc"),
     "remote+cache": ("sqlite", "grpc+cache"),
+    "postgres": ("postgres", "in-process"),
+    "postgres+remote": ("postgres", "grpc"),
 }
 
 

@@ -1,0 +1,49 @@
+"""Reading what the dashboard shows, and waiting for it to finish loading.
+
+Screens load in thread workers; `settle` waits for them (and for whatever their
+answers start) instead of sleeping for a guessed time.
+"""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+SETTLE_ROUNDS = 50
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until no worker is running and the message queues are drained."""
+    app = pilot.app
+    for _ in range(SETTLE_ROUNDS):
+        await pilot.pause()
+        if all(worker.is_finished for worker in app.workers):
+            await pilot.pause()
+            if all(worker.is_finished for worker in app.workers):
+                return
+        await app.workers.wait_for_complete()
+    raise AssertionError(f"workers still running after {SETTLE_ROUNDS} rounds: {app.workers}")
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    """Press keys, then let every load they started finish."""
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+def shown(widget: Widget) -> str:
+    """The text the widget draws on screen, line by line (what a user would read)."""
+    return "\n".join(widget.render_line(y).text.rstrip() for y in range(widget.size.height))
+
+
+def cells(table: DataTable[object]) -> list[list[str]]:
+    """Every row of a table as plain strings."""
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def column(table: DataTable[object], name: str) -> list[str]:
+    """One column of a table, by its label."""
+    labels = [str(c.label) for c in table.ordered_columns]
+    index = labels.index(name)
+    return [row[index] for row in cells(table)]
