@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -299,6 +299,23 @@ class Sample:
     def cores(self) -> float:
         """CPUs this process kept busy on average (client and server threads together)."""
         return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def combine(samples: Sequence[Sample]) -> Sample:
+    """Several windows of one configuration as one: calls, seconds and stages summed."""
+    seconds: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+    for sample in samples:
+        for stage, value in sample.stages.seconds.items():
+            seconds[stage] += value
+        for stage, count in sample.stages.calls.items():
+            calls[stage] += count
+    return Sample(
+        calls=sum(s.calls for s in samples),
+        wall_s=sum(s.wall_s for s in samples),
+        cpu_s=sum(s.cpu_s for s in samples),
+        stages=StageSnapshot(dict(seconds), dict(calls)),
+    )
 
 
 def measure(

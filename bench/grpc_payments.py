@@ -11,11 +11,15 @@ of a signed PaymentRequest by 1 and 16 client threads with their own channels.
 
 Then the architecture question, each at 16 clients: the same sync server with one
 worker thread instead of sixteen, and a `grpc.aio` server (bench.grpc_load.AioServer)
-that hands every blocking engine call to a 16-thread executor.
+that hands every blocking engine call to a 16-thread executor (payments and echo).
+
+Every configuration is measured once per round, the rounds in alternating order, so a
+ratio compares windows taken close together.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from bench.grpc_load import (
     Sample,
     StageTimes,
     TimedEngine,
+    combine,
     echo_callers,
     echo_handler,
     measure,
@@ -41,8 +46,10 @@ from cpay_engine.rpc.server import start_server
 
 NAME = "grpc_payments"
 CLIENTS = 16
-WARMUP_S = 1.0
-WINDOW_S = 5.0
+ROUNDS = 2  # every configuration is measured once per round; round 2 runs in reverse order
+WARMUP_S = 0.5
+WINDOW_S = 2.5
+QUICK_ROUNDS = 1
 QUICK_WARMUP_S = 0.1
 QUICK_WINDOW_S = 0.3
 SERVER_WORKERS = 16  # start_server's default max_workers
@@ -52,14 +59,41 @@ UNIT = "requests/s"
 ECHO_LABEL = "echo RPC, same server stack"
 
 
+@dataclass(frozen=True, slots=True)
+class Config:
+    """One thing to measure: a server, a kind of call, a number of client threads."""
+
+    key: str
+    server: str  # "sync" (start_server), "sync1" (max_workers=1) or "aio"
+    kind: str  # "echo" or "pay"
+    clients: int
+
+
+CONFIGS = (
+    Config("echo1", "sync", "echo", 1),
+    Config("pay1", "sync", "pay", 1),
+    Config("echo16", "sync", "echo", CLIENTS),
+    Config("pay16", "sync", "pay", CLIENTS),
+    Config("pay16_one_worker", "sync1", "pay", CLIENTS),
+    Config("pay16_aio", "aio", "pay", CLIENTS),
+    Config("echo16_aio", "aio", "echo", CLIENTS),
+)
+
+
 @dataclass(frozen=True)
 class Results:
-    echo: dict[int, Sample]  # by client count, sync server (start_server)
-    pay: dict[int, Sample]
-    pay_one_worker: Sample  # 16 clients, start_server(max_workers=1)
-    aio_echo: Sample  # 16 clients, grpc.aio server
-    aio_pay: Sample
+    rounds: dict[str, list[Sample]]  # by Config.key, one Sample per round
     payload_bytes: int
+
+    def total(self, key: str) -> Sample:
+        return combine(self.rounds[key])
+
+    def rates(self, key: str) -> tuple[float, ...]:
+        return tuple(s.rate for s in self.rounds[key])
+
+    def paired_ratios(self, key: str, baseline: str) -> str:
+        pairs = zip(self.rounds[key], self.rounds[baseline], strict=True)
+        return ", ".join(f"{safe_ratio(a.rate, b.rate):.2f}" for a, b in pairs)
 
 
 def describe(sample: Sample, clients: int) -> str:
@@ -71,89 +105,96 @@ def describe(sample: Sample, clients: int) -> str:
 
 
 def measure_all(config: RunConfig, root: Path) -> Results:
+    rounds = QUICK_ROUNDS if config.quick else ROUNDS
     warmup, window = (QUICK_WARMUP_S, QUICK_WINDOW_S) if config.quick else (WARMUP_S, WINDOW_S)
     path = root / "server.db"
     engine_key, admin_key = SigningKey.generate(), SigningKey.generate()
     initialize_local(path, "admin", admin_key, engine_key)
     times = StageTimes()
     engine = TimedEngine(open_local_engine(path, receipt_key=lambda: engine_key), times)
+    results: dict[str, list[Sample]] = {c.key: [] for c in CONFIGS}
     try:
         population = Population.create(engine, admin_key, CLIENTS)
         payload = os.urandom(signed_payment_size(population.keys[population.handles[0]]))
-        echo: dict[int, Sample] = {}
-        pay: dict[int, Sample] = {}
-        server = start_server(
-            engine, "127.0.0.1:0", max_workers=SERVER_WORKERS, extra_handlers=[echo_handler()]
-        )
-        try:
-            target = f"127.0.0.1:{server.port}"
-            for clients in (1, CLIENTS):
-                echo[clients] = measure(echo_callers(target, payload), clients, warmup, window)
-                config.log(
-                    f"  sync server, {clients:2} client(s): echo     "
-                    f"{describe(echo[clients], clients)}"
-                )
-                pay[clients] = measure(
-                    payment_callers(target, population), clients, warmup, window, times
-                )
-                config.log(
-                    f"  sync server, {clients:2} client(s): payments "
-                    f"{describe(pay[clients], clients)}"
-                )
-                config.log(f"    server stages: {pay[clients].stages.describe(STAGES)}")
-        finally:
-            server.stop(grace_s=1.0)
-        single = start_server(engine, "127.0.0.1:0", max_workers=1)
-        try:
-            pay_one_worker = measure(
-                payment_callers(f"127.0.0.1:{single.port}", population),
-                CLIENTS,
-                warmup,
-                window,
-                times,
+        with contextlib.ExitStack() as servers:
+            sync = start_server(
+                engine, "127.0.0.1:0", max_workers=SERVER_WORKERS, extra_handlers=[echo_handler()]
             )
-        finally:
-            single.stop(grace_s=1.0)
-        config.log(
-            f"  sync server, 1 worker, {CLIENTS} clients: payments "
-            f"{describe(pay_one_worker, CLIENTS)}"
-        )
-        config.log(f"    server stages: {pay_one_worker.stages.describe(STAGES)}")
-        aio = AioServer(engine, workers=SERVER_WORKERS)
-        try:
-            aio_target = f"127.0.0.1:{aio.port}"
-            aio_echo = measure(echo_callers(aio_target, payload), CLIENTS, warmup, window)
-            config.log(
-                f"  grpc.aio server, {CLIENTS} clients: echo     {describe(aio_echo, CLIENTS)}"
-            )
-            aio_pay = measure(
-                payment_callers(aio_target, population), CLIENTS, warmup, window, times
-            )
-            config.log(
-                f"  grpc.aio server, {CLIENTS} clients: payments {describe(aio_pay, CLIENTS)}"
-            )
-            config.log(f"    server stages: {aio_pay.stages.describe(STAGES)}")
-        finally:
-            aio.stop()
+            servers.callback(sync.stop, 1.0)
+            sync1 = start_server(engine, "127.0.0.1:0", max_workers=1)
+            servers.callback(sync1.stop, 1.0)
+            aio = AioServer(engine, workers=SERVER_WORKERS)
+            servers.callback(aio.stop)
+            targets = {
+                "sync": f"127.0.0.1:{sync.port}",
+                "sync1": f"127.0.0.1:{sync1.port}",
+                "aio": f"127.0.0.1:{aio.port}",
+            }
+            for round_ in range(rounds):
+                order = CONFIGS if round_ % 2 == 0 else tuple(reversed(CONFIGS))
+                for c in order:
+                    target = targets[c.server]
+                    if c.kind == "echo":
+                        sample = measure(echo_callers(target, payload), c.clients, warmup, window)
+                    else:
+                        callers = payment_callers(target, population)
+                        sample = measure(callers, c.clients, warmup, window, times)
+                    results[c.key].append(sample)
+                    config.log(
+                        f"  round {round_ + 1}, {c.key:16} {describe(sample, c.clients)}"
+                        + (f"; {sample.stages.describe(STAGES)}" if c.kind == "pay" else "")
+                    )
     finally:
         engine.close()
-    return Results(echo, pay, pay_one_worker, aio_echo, aio_pay, len(payload))
+    return Results(results, len(payload))
+
+
+def clients_text(clients: int) -> str:
+    return f"{clients} client" + ("" if clients == 1 else "s")
 
 
 def stage_note(sample: Sample, clients: int) -> str:
     wall_us = clients / sample.rate * 1e6 if sample.rate else 0.0
     return (
-        f"Per payment at {clients} client(s): {wall_us:,.0f} µs round trip per client, "
+        f"Per payment at {clients_text(clients)}: {wall_us:,.0f} µs round trip per client, "
         f"{sample.cpu_us_per_call:,.0f} µs CPU in this process (clients and server, "
         f"{sample.cores:.2f} cores busy); server side {sample.stages.describe(STAGES)}."
     )
 
 
+def outside_us(sample: Sample) -> float:
+    """Round trip minus server dispatch, at one client (where they do not overlap)."""
+    if not sample.rate:
+        return 0.0
+    return 1e6 / sample.rate - sample.stages.per_call_us("dispatch")
+
+
+def lock_note(sample: Sample) -> str:
+    """How long each payment holds SQLite's one write lock, and the rate that allows."""
+    held_us = sample.stages.per_call_us("work") + sample.stages.per_call_us("commit")
+    if held_us <= 0:
+        return ""
+    return (
+        f" Each payment holds SQLite's single write lock for about {held_us:,.0f} µs (work "
+        f"+ commit), which by itself caps committed payments at about {1e6 / held_us:,.0f}/s "
+        "however many threads wait for it."
+    )
+
+
 def figures(r: Results) -> list[Figure]:
-    pay1, pay16 = r.pay[1], r.pay[CLIENTS]
-    echo1, echo16 = r.echo[1], r.echo[CLIENTS]
+    pay1, pay16 = r.total("pay1"), r.total("pay16")
+    echo1, echo16 = r.total("echo1"), r.total("echo16")
+    one_worker, aio_pay, aio_echo = (
+        r.total("pay16_one_worker"),
+        r.total("pay16_aio"),
+        r.total("echo16_aio"),
+    )
     scaling = safe_ratio(pay16.rate, pay1.rate)
     echo_scaling = safe_ratio(echo16.rate, echo1.rate)
+
+    def paired(key: str, baseline: str) -> str:
+        return f"Ratio per round (paired windows): {r.paired_ratios(key, baseline)}. "
+
     return [
         Figure(
             benchmark=NAME,
@@ -165,9 +206,14 @@ def figures(r: Results) -> list[Figure]:
             ratio=safe_ratio(pay1.rate, echo1.rate),
             ratio_label="payments / echo",
             target=CONTEXT,
-            samples=(pay1.rate,),
-            baseline_samples=(echo1.rate,),
-            notes=stage_note(pay1, 1),
+            samples=r.rates("pay1"),
+            baseline_samples=r.rates("echo1"),
+            notes=(
+                f"{paired('pay1', 'echo1')}{stage_note(pay1, 1)} Outside Engine.dispatch "
+                "(client-side signing and protobuf, gRPC both ways, the server's "
+                f"(de)serialization): {outside_us(pay1):,.0f} µs of the round trip; a whole "
+                f"echo round trip takes {1e6 / echo1.rate if echo1.rate else 0.0:,.0f} µs."
+            ),
         ),
         Figure(
             benchmark=NAME,
@@ -179,57 +225,68 @@ def figures(r: Results) -> list[Figure]:
             ratio=safe_ratio(pay16.rate, echo16.rate),
             ratio_label="payments / echo",
             target=TARGET,
-            samples=(pay16.rate,),
-            baseline_samples=(echo16.rate,),
+            samples=r.rates("pay16"),
+            baseline_samples=r.rates("echo16"),
             notes=(
-                f"{stage_note(pay16, CLIENTS)} Going from 1 to {CLIENTS} clients multiplies "
-                f"payments/s by {scaling:.2f} and echo/s by {echo_scaling:.2f}."
+                f"{paired('pay16', 'echo16')}{stage_note(pay16, CLIENTS)} Going from 1 to "
+                f"{CLIENTS} clients multiplies payments/s by {scaling:.2f} and echo/s by "
+                f"{echo_scaling:.2f}." + lock_note(pay16)
             ),
         ),
         Figure(
             benchmark=NAME,
             label=f"ProcessPayment/s, {CLIENTS} clients, sync server with 1 worker thread",
             unit=UNIT,
-            measured=r.pay_one_worker.rate,
+            measured=one_worker.rate,
             baseline=pay16.rate,
             baseline_label=f"the same with start_server's {SERVER_WORKERS} workers",
-            ratio=safe_ratio(r.pay_one_worker.rate, pay16.rate),
+            ratio=safe_ratio(one_worker.rate, pay16.rate),
             ratio_label=f"1 worker / {SERVER_WORKERS} workers",
             target=CONTEXT,
-            samples=(r.pay_one_worker.rate,),
-            baseline_samples=(pay16.rate,),
-            notes=stage_note(r.pay_one_worker, CLIENTS),
+            samples=r.rates("pay16_one_worker"),
+            baseline_samples=r.rates("pay16"),
+            notes=(
+                f"{paired('pay16_one_worker', 'pay16')}{stage_note(one_worker, CLIENTS)} With "
+                f"{SERVER_WORKERS} workers a payment waited "
+                f"{pay16.stages.per_call_us('begin'):,.0f} µs on average in BEGIN IMMEDIATE "
+                "for the write lock; with one worker the queue is gRPC's instead and BEGIN "
+                f"waits {one_worker.stages.per_call_us('begin'):,.0f} µs."
+            ),
         ),
         Figure(
             benchmark=NAME,
             label=f"ProcessPayment/s, {CLIENTS} clients, grpc.aio server + "
             f"{SERVER_WORKERS}-thread executor",
             unit=UNIT,
-            measured=r.aio_pay.rate,
+            measured=aio_pay.rate,
             baseline=pay16.rate,
             baseline_label="sync grpc.server + ThreadPoolExecutor (start_server)",
-            ratio=safe_ratio(r.aio_pay.rate, pay16.rate),
+            ratio=safe_ratio(aio_pay.rate, pay16.rate),
             ratio_label="aio / sync",
             target=CONTEXT,
-            samples=(r.aio_pay.rate,),
-            baseline_samples=(pay16.rate,),
-            notes=stage_note(r.aio_pay, CLIENTS),
+            samples=r.rates("pay16_aio"),
+            baseline_samples=r.rates("pay16"),
+            notes=(
+                f"{paired('pay16_aio', 'pay16')}{stage_note(aio_pay, CLIENTS)} CPU per "
+                f"payment in this process: aio {aio_pay.cpu_us_per_call:,.0f} µs, sync "
+                f"{pay16.cpu_us_per_call:,.0f} µs."
+            ),
         ),
         Figure(
             benchmark=NAME,
             label=f"echo RPCs/s, {CLIENTS} clients, grpc.aio server",
             unit=UNIT,
-            measured=r.aio_echo.rate,
+            measured=aio_echo.rate,
             baseline=echo16.rate,
             baseline_label="sync grpc.server + ThreadPoolExecutor (start_server)",
-            ratio=safe_ratio(r.aio_echo.rate, echo16.rate),
+            ratio=safe_ratio(aio_echo.rate, echo16.rate),
             ratio_label="aio / sync",
             target=CONTEXT,
-            samples=(r.aio_echo.rate,),
-            baseline_samples=(echo16.rate,),
+            samples=r.rates("echo16_aio"),
+            baseline_samples=r.rates("echo16"),
             notes=(
-                f"CPU per echo in this process: aio {r.aio_echo.cpu_us_per_call:,.0f} µs, "
-                f"sync {echo16.cpu_us_per_call:,.0f} µs."
+                f"{paired('echo16_aio', 'echo16')}CPU per echo in this process: aio "
+                f"{aio_echo.cpu_us_per_call:,.0f} µs, sync {echo16.cpu_us_per_call:,.0f} µs."
             ),
         ),
     ]
@@ -255,8 +312,12 @@ BENCHMARK = Benchmark(
         "`extra_handlers` (identity on raw bytes, no (de)serializer), called through "
         '`channel.unary_unary("/bench.Echo/Echo")` with random bytes the size of a signed '
         "PaymentRequest, by the same number of threads with their own channels. Each "
-        f"measurement: every client connects and makes one call, {WARMUP_S:g} s warm-up, then "
-        f"the calls answered in a {WINDOW_S:g} s window are counted. Ratio = payments / echo "
+        f"window: every client connects and makes one call, {WARMUP_S:g} s warm-up, then the "
+        f"calls answered in {WINDOW_S:g} s are counted. All seven configurations (echo and "
+        "payments at 1 and 16 clients, and the three architecture windows below) run in "
+        f"{ROUNDS} rounds, the second in reverse order, so that drift in the machine or the "
+        "disk hits each side of a ratio alike; a figure is its calls over its seconds summed "
+        "over the rounds, and the samples are the rounds. Ratio = payments / echo "
         f"(higher is better), target at {CLIENTS} clients. Server-side stages come from "
         "wrapping the same engine and store with timers (`bench.grpc_load.TimedEngine`): "
         "dispatch = all of `Engine.dispatch`, read = the key and user lookup, begin = "
@@ -265,16 +326,19 @@ BENCHMARK = Benchmark(
         "window's calls, so at 16 clients they overlap in time. CPU is this whole process "
         "(clients and server share it and its GIL). "
         "**Architecture.** CPay serves gRPC with the sync `grpc.server` on a thread pool "
-        "(`start_server`), and the engine calls it makes are blocking (sqlite3, psycopg). "
-        f"Two more windows at {CLIENTS} clients test that choice: the same sync server with "
-        "one worker thread (if more server threads added write throughput, this would be "
-        "much slower: SQLite admits one writer at a time, so they do not), and a `grpc.aio` "
-        f"server (`bench.grpc_load.AioServer`) that must hand every engine call to a "
-        f"{SERVER_WORKERS}-thread executor anyway (asyncio cannot run a blocking sqlite3 or "
-        "psycopg call on its loop), echo and payments. An aio server only pays off when "
-        "the handler itself is cheap or async; the payment's time is in the engine's "
-        "blocking work, so it would add a loop hop per call and a second concurrency model "
-        "for the same throughput. The rows below give the measured numbers."
+        "(`start_server`): every engine call blocks (sqlite3, psycopg), and SQLite admits "
+        f"one writer at a time. Three more configurations at {CLIENTS} clients test that "
+        "choice, on two more servers that, like the first, are up for the whole run. "
+        "(1) The same sync server with one worker thread instead of "
+        f"{SERVER_WORKERS}: a ratio near or above 1 means more server threads add no write "
+        "throughput on SQLite, they only queue for its write lock (PostgreSQL is what the "
+        "thread pool is sized for; see pg_payments). (2) A `grpc.aio` server "
+        "(`bench.grpc_load.AioServer`, built here from the same METHODS, not product code) "
+        f"that must hand every engine call to a {SERVER_WORKERS}-thread executor anyway, "
+        "since a blocking sqlite3 or psycopg call cannot run on the event loop; echo and "
+        "payments. aio / sync ratios near or below 1 mean an aio server would add a second "
+        "concurrency model (loop plus executor) for no throughput: the payment's time is "
+        "spent in blocking engine work, not in the RPC layer."
     ),
     run=run,
 )

@@ -17,7 +17,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -124,8 +126,86 @@ def run_pgbench(cluster: Cluster, program: Path, scale: int, duration_s: float) 
     return PgbenchResult(parse_tps(output), init_s, output)
 
 
-def run_cpay(cluster: Cluster, config: RunConfig, warmup_s: float, window_s: float) -> Sample:
-    url = parse_db_url(cluster.create_database("cpay"))
+WAIT_LABELS: dict[tuple[str, str], str] = {
+    ("Lock", "transactionid"): "waiting for a row lock",
+    ("Lock", "tuple"): "waiting for a row lock",
+    ("Lock", "advisory"): "waiting for an advisory lock",
+    ("IO", "WALSync"): "flushing WAL",
+    ("IO", "WALWrite"): "flushing WAL",
+    ("LWLock", "WALWrite"): "flushing WAL",
+}
+
+
+def wait_label(state: str | None, event_type: str | None, event: str | None) -> str:
+    """What a CPay backend was doing in one pg_stat_activity sample, in words."""
+    if state == "idle in transaction":
+        return "idle in transaction (waiting for the server's next statement)"
+    if state == "idle":
+        return "idle (between transactions)"
+    if event_type in (None, "Client"):
+        return "running a statement"
+    return WAIT_LABELS.get((event_type, event or ""), f"{event_type}/{event}")
+
+
+class WaitSampler:
+    """Samples pg_stat_activity for one database's backends every `interval_s`."""
+
+    def __init__(self, admin_dsn: str, database: str, interval_s: float = 0.02) -> None:
+        self.admin_dsn = admin_dsn
+        self.database = database
+        self.interval_s = interval_s
+        self.counts: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="bench-pg-waits", daemon=True)
+        self.error = ""
+
+    def _sample(self) -> None:
+        import psycopg  # here, not at module level: `python -m bench --list` stays fast
+
+        try:
+            with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+                while not self._stop.wait(self.interval_s):
+                    rows = conn.execute(
+                        "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                        "WHERE datname = %s AND backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid()",
+                        (self.database,),
+                    ).fetchall()
+                    for state, event_type, event in rows:
+                        self.counts[wait_label(state, event_type, event)] += 1
+        except psycopg.Error as exc:
+            self.error = str(exc)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10.0)
+
+    def describe(self) -> str:
+        total = sum(self.counts.values())
+        if not total:
+            return f"no samples ({self.error or 'nothing sampled'})"
+        shares = ", ".join(
+            f"{n / total:.0%} {label}"
+            for label, n in self.counts.most_common()
+            if n / total >= 0.005
+        )
+        return f"{total:,} backend samples: {shares}"
+
+
+@dataclass(frozen=True)
+class CpayResult:
+    one: Sample  # 1 client
+    many: Sample  # CLIENTS clients
+    waits: str
+
+
+def run_cpay(cluster: Cluster, config: RunConfig, warmup_s: float, window_s: float) -> CpayResult:
+    dsn = cluster.create_database("cpay")
+    url = parse_db_url(dsn)
     engine_key, admin_key = SigningKey.generate(), SigningKey.generate()
     initialize_at(url, "admin", admin_key, engine_key)
     times = StageTimes()
@@ -134,23 +214,26 @@ def run_cpay(cluster: Cluster, config: RunConfig, warmup_s: float, window_s: flo
         population = Population.create(engine, admin_key, CLIENTS)
         server = start_server(engine, "127.0.0.1:0")
         try:
-            sample = measure(
-                payment_callers(f"127.0.0.1:{server.port}", population),
-                CLIENTS,
-                warmup_s,
-                window_s,
-                times,
+            callers = payment_callers(f"127.0.0.1:{server.port}", population)
+            one = measure(callers, 1, warmup_s, window_s / 2, times)
+            config.log(
+                f"  CPay over gRPC,  1 client:  {one.rate:,.0f} payments/s, CPU "
+                f"{one.cpu_us_per_call:,.0f} µs/payment in this process ({one.cores:.2f} cores)"
             )
+            config.log(f"    server stages: {one.stages.describe(STAGES)}")
+            with WaitSampler(cluster.dsn(), dbname(dsn)) as waits:
+                many = measure(callers, CLIENTS, warmup_s, window_s, times)
         finally:
             server.stop(grace_s=1.0)
     finally:
         engine.close()
     config.log(
-        f"  CPay over gRPC, {CLIENTS} clients: {sample.rate:,.0f} payments/s, CPU "
-        f"{sample.cpu_us_per_call:,.0f} µs/payment in this process ({sample.cores:.2f} cores)"
+        f"  CPay over gRPC, {CLIENTS} clients: {many.rate:,.0f} payments/s, CPU "
+        f"{many.cpu_us_per_call:,.0f} µs/payment in this process ({many.cores:.2f} cores)"
     )
-    config.log(f"    server stages: {sample.stages.describe(STAGES)}")
-    return sample
+    config.log(f"    server stages: {many.stages.describe(STAGES)}")
+    config.log(f"    PostgreSQL: {waits.describe()}")
+    return CpayResult(one, many, waits.describe())
 
 
 def run(config: RunConfig) -> list[Figure]:
@@ -172,25 +255,30 @@ def run(config: RunConfig) -> list[Figure]:
         cpay = run_cpay(cluster, config, warmup, duration)
     finally:
         cluster.stop()
-    per_payment_us = CLIENTS / cpay.rate * 1e6 if cpay.rate else 0.0
+    many, one = cpay.many, cpay.one
+    per_payment_us = CLIENTS / many.rate * 1e6 if many.rate else 0.0
     return [
         Figure(
             benchmark=NAME,
             label=f"ProcessPayment/s over gRPC, PostgreSQL server, {CLIENTS} clients",
             unit=UNIT,
-            measured=cpay.rate,
+            measured=many.rate,
             baseline=bench.tps,
             baseline_label=f"pgbench tpcb-like, scale {scale}, {CLIENTS} clients, same cluster",
-            ratio=safe_ratio(cpay.rate, bench.tps),
+            ratio=safe_ratio(many.rate, bench.tps),
             ratio_label="CPay payments / pgbench transactions",
             target=TARGET,
-            samples=(cpay.rate,),
+            samples=(many.rate,),
             baseline_samples=(bench.tps,),
             notes=(
                 f"Per payment: {per_payment_us:,.0f} µs round trip per client, "
-                f"{cpay.cpu_us_per_call:,.0f} µs CPU in this process (clients and server, "
-                f"{cpay.cores:.2f} cores busy); server side {cpay.stages.describe(STAGES)} "
-                "(begin = taking a pooled connection, commit = COMMIT with its WAL flush)."
+                f"{many.cpu_us_per_call:,.0f} µs CPU in this process (clients and server, "
+                f"{many.cores:.2f} cores busy); server side {many.stages.describe(STAGES)}. "
+                f"With 1 client: {one.rate:,.0f} payments/s (dispatch "
+                f"{one.stages.per_call_us('dispatch'):,.0f} µs), so {CLIENTS} clients give "
+                f"{safe_ratio(many.rate, one.rate):.2f}× that. CPay's backends during the "
+                f"{CLIENTS}-client warm-up and window (pg_stat_activity every 20 ms): "
+                f"{cpay.waits}."
             ),
         )
     ]
@@ -215,8 +303,16 @@ BENCHMARK = Benchmark(
         f"a {DURATION_S:g} s window are counted. Both sides commit one durable transaction "
         "per unit (a tpcb-like transaction is 3 UPDATEs, a SELECT and an INSERT; a CPay "
         "payment is a signed request, a nonce, a ledger move with row locks, postings, a "
-        "signed receipt and an audit entry). Server stages as in grpc_payments. Ratio = CPay "
-        "payments/s / pgbench tps (higher is better). `--quick` uses scale "
+        "signed receipt and an audit entry). Before the timed run, one client alone for "
+        f"half a window gives the uncontended rate (in the notes). Server stages as in "
+        "grpc_payments, except that begin = taking a pooled connection and work includes "
+        "waiting for account row locks (`SELECT … FOR UPDATE`) and for the ledger advisory "
+        "lock, which every payment takes when it inserts its transaction row and holds until "
+        "COMMIT (it orders seq and the audit chain). During the "
+        f"{CLIENTS}-client warm-up and window, "
+        "a separate connection samples `pg_stat_activity` for CPay's database every 20 ms "
+        "and the notes give what its backends were doing. Ratio = CPay payments/s / "
+        "pgbench tps (higher is better). `--quick` uses scale "
         f"{QUICK_SCALE} and {QUICK_DURATION_S:g} s windows."
     ),
     run=run,

@@ -19,6 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from cpay_engine.adapters.crypto import SigningKey
+from cpay_engine.adapters.sql_filters import Columns, filter_conditions, like_pattern
 from cpay_engine.api import (
     AccountView,
     BalanceView,
@@ -41,6 +42,15 @@ from cpay_engine.domain.query import HistoryFilter, check_limit, validated
 from cpay_engine.errors import InvalidInput, OutcomeUnknown, Unavailable
 
 SYNC_PAGE = 500
+CACHE_COLUMNS = Columns(
+    seq="seq",
+    counterparty="counterparty",
+    currency="currency",
+    status="status",
+    direction="direction",
+    amount="amount_minor",
+    created_at="created_at_ms",
+)
 TABLE = "transactions"
 
 
@@ -132,43 +142,17 @@ class HistoryCache:
         self, f: HistoryFilter, before_seq: int, limit: int, *, after_seq: int | None = None
     ) -> list[TransactionView]:
         """Newest first below `before_seq`; or, with `after_seq`, oldest first above it."""
-        where: list[str] = ["1 = 1"]
-        args: list[str | int] = []
-        if before_seq:
-            where.append("seq < ?")
-            args.append(before_seq)
-        if after_seq is not None:
-            where.append("seq > ?")
-            args.append(after_seq)
-        for column, value in (
-            ("counterparty", f.counterparty),
-            ("currency", f.currency),
-            ("status", f.status.value if f.status else ""),
-            ("direction", f.direction.value if f.direction else ""),
-        ):
-            if value:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if f.min_amount_minor:
-            where.append("amount_minor >= ?")
-            args.append(f.min_amount_minor)
-        if f.max_amount_minor:
-            where.append("amount_minor <= ?")
-            args.append(f.max_amount_minor)
-        if f.since_ms:
-            where.append("created_at_ms >= ?")
-            args.append(f.since_ms)
-        if f.until_ms:
-            where.append("created_at_ms < ?")
-            args.append(f.until_ms)
+        conditions, args = filter_conditions(
+            f, CACHE_COLUMNS, before_seq=before_seq, after_seq=after_seq
+        )
+        where = ["1 = 1", *conditions]
         for word in f.words:
             if len(word) >= 3:  # the trigram index answers these
                 where.append(f"rowid IN (SELECT rowid FROM {TABLE}_fts WHERE {TABLE}_fts MATCH ?)")
                 args.append('"' + word.replace('"', '""') + '"')
             else:
-                escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 where.append("(memo LIKE ? ESCAPE '\\' OR counterparty LIKE ? ESCAPE '\\')")
-                args.extend([f"%{escaped}%", f"%{escaped}%"])
+                args.extend([like_pattern(word), like_pattern(word)])
         args.append(limit)
         order = "ASC" if after_seq is not None else "DESC"
         sql = f"SELECT * FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY seq {order} LIMIT ?"

@@ -37,7 +37,7 @@ from cpay_engine.api import (
 )
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
-from cpay_engine.domain.receipts import receipt_mismatches
+from cpay_engine.domain.receipts import expected_fields, receipt_mismatches
 from cpay_engine.domain.signing import key_proof_input, receipt_input, signing_input
 from cpay_engine.errors import CPayError, OutcomeUnknown, RateLimited, Unavailable
 from cpay_engine.service.engine import Engine, method_name
@@ -389,16 +389,5 @@ def receipt_verifies(tx: TransactionView, engine_keys: tuple[EngineKeyView, ...]
         return False
     if not verify_signature(public, tx.receipt.signature, receipt_input(tx.receipt.payload)):
         return False
-    expected: dict[str, object] = {
-        "tx": tx.id,
-        "kind": tx.kind.value,
-        "status": tx.status.value,
-        "from": tx.from_handle,
-        "to": tx.to_handle,
-        "amount_minor": tx.amount_minor,
-        "currency": tx.currency,
-        "memo": tx.memo,
-    }
-    if tx.postings:
-        expected["postings"] = [[p.account, p.amount_minor, p.currency] for p in tx.postings]
+    expected = expected_fields(tx, tx.postings or None)
     return not receipt_mismatches(tx.receipt.payload, expected)

@@ -9,7 +9,7 @@ from cpay_cli.commands.common import (
     YesOption,
     confirm,
     mode_label,
-    new_payment_id,
+    parse_order,
     session,
 )
 from cpay_cli.output import PAYMENT_COLUMNS, Format, emit_one, payment_row, say
@@ -30,29 +30,26 @@ def mint(
     output: Format = OutputOption,
 ) -> None:
     """Mint Dabloons from the treasury to a user."""
-    from cpay_engine.domain.model import check_memo, parse_handle, parse_payment_id
-    from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
-
-    code = parse_currency(currency)
-    minor = parse_amount(amount, code)
-    to = parse_handle(recipient)
-    check_memo(memo)
-    pid = parse_payment_id(payment_id) if payment_id else new_payment_id()
+    order = parse_order(recipient, amount, currency, memo, payment_id)
     s = session(ctx)
     confirm(
         [
-            f"Mint {format_amount(minor, code)} {code} from the treasury to @{to} "
+            f"Mint {order.amount} from the treasury to @{order.recipient} "
             f"as @{s.acting_handle()} ({mode_label(s)})",
-            f"  payment id {pid}",
+            f"  payment id {order.payment_id}",
         ],
         yes=yes,
         action="minting",
     )
     result = s.api().mint(
-        payment_id=pid, recipient=to, amount_minor=minor, currency=code, memo=memo
+        payment_id=order.payment_id,
+        recipient=order.recipient,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
+        memo=order.memo,
     )
     if result.replayed:
-        say(f"mint {pid} was already made; showing the original result")
+        say(f"mint {order.payment_id} was already made; showing the original result")
     emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)
 
 

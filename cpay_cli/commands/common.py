@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import typer
 
@@ -46,3 +47,35 @@ def new_payment_id() -> str:
 def mode_label(s: Session) -> str:
     profile = s.profile
     return f"profile '{profile.name}', {profile.mode} mode"
+
+
+@dataclass(frozen=True)
+class MoneyOrder:
+    recipient: str
+    amount_minor: int
+    currency: str
+    memo: str
+    payment_id: str
+
+    @property
+    def amount(self) -> str:
+        from cpay_engine.domain.money import format_amount
+
+        return f"{format_amount(self.amount_minor, self.currency)} {self.currency}"
+
+
+def parse_order(
+    recipient: str, amount: str, currency: str, memo: str, payment_id: str | None
+) -> MoneyOrder:
+    """Every argument of a money-moving command checked before anything is signed."""
+    from cpay_engine.domain.model import check_memo, parse_handle, parse_payment_id
+    from cpay_engine.domain.money import parse_amount, parse_currency
+
+    code = parse_currency(currency)
+    return MoneyOrder(
+        recipient=parse_handle(recipient),
+        amount_minor=parse_amount(amount, code),
+        currency=code,
+        memo=check_memo(memo),
+        payment_id=parse_payment_id(payment_id) if payment_id else new_payment_id(),
+    )

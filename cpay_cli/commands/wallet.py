@@ -15,7 +15,7 @@ from cpay_cli.commands.common import (
     YesOption,
     confirm,
     mode_label,
-    new_payment_id,
+    parse_order,
     session,
 )
 from cpay_cli.output import (
@@ -280,26 +280,22 @@ def register(app: typer.Typer) -> None:
         output: Format = OutputOption,
     ) -> None:
         """Pay someone. Shows a preview and asks first."""
-        from cpay_engine.domain.model import check_memo, parse_handle, parse_payment_id
-        from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
-
-        code = parse_currency(currency)
-        minor = parse_amount(amount, code)
-        to = parse_handle(recipient)
-        check_memo(memo)
-        pid = parse_payment_id(payment_id) if payment_id else new_payment_id()
+        order = parse_order(recipient, amount, currency, memo, payment_id)
         s = session(ctx)
-        me = s.acting_handle()
         preview = [
-            f"Pay {format_amount(minor, code)} {code} from @{me} to @{to} ({mode_label(s)})",
-            f"  payment id {pid}" + (f"; memo: {memo!r}" if memo else ""),
+            f"Pay {order.amount} from @{s.acting_handle()} to @{order.recipient} ({mode_label(s)})",
+            f"  payment id {order.payment_id}" + (f"; memo: {memo!r}" if memo else ""),
         ]
         confirm(preview, yes=yes, action="a payment")
         result = s.api().pay(
-            payment_id=pid, recipient=to, amount_minor=minor, currency=code, memo=memo
+            payment_id=order.payment_id,
+            recipient=order.recipient,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            memo=order.memo,
         )
         if result.replayed:
-            say(f"payment {pid} was already made; showing the original result")
+            say(f"payment {order.payment_id} was already made; showing the original result")
         emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)
 
     @app.command()

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+from cpay_engine.adapters.sql_filters import Columns, filter_conditions, like_pattern
 from cpay_engine.domain.audit import GENESIS, entry_hash
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
@@ -388,47 +389,24 @@ class SqlUnitOfWork:
         limit: int,
         ascending: bool = False,
     ) -> list[TxRecord]:
-        where = ["p.user_id = ?"]
-        args: list[Any] = [user_id]
-        if before_seq:
-            where.append("p.seq < ?")
-            args.append(before_seq)
-        if after_seq:
-            where.append("p.seq > ?")
-            args.append(after_seq)
         counterparty = "(CASE p.direction WHEN 'out' THEN t.to_handle ELSE t.from_handle END)"
-        if f.counterparty:
-            where.append(f"{counterparty} = ?")
-            args.append(f.counterparty)
-        if f.currency:
-            where.append("t.currency = ?")
-            args.append(f.currency)
-        if f.status:
-            where.append("t.status = ?")
-            args.append(f.status.value)
-        if f.direction:
-            where.append("p.direction = ?")
-            args.append(f.direction.value)
-        if f.min_amount_minor:
-            where.append("t.amount_minor >= ?")
-            args.append(f.min_amount_minor)
-        if f.max_amount_minor:
-            where.append("t.amount_minor <= ?")
-            args.append(f.max_amount_minor)
-        if f.since_ms:
-            where.append("t.created_at_ms >= ?")
-            args.append(f.since_ms)
-        if f.until_ms:
-            where.append("t.created_at_ms < ?")
-            args.append(f.until_ms)
+        columns = Columns(
+            seq="p.seq",
+            counterparty=counterparty,
+            currency="t.currency",
+            status="t.status",
+            direction="p.direction",
+            amount="t.amount_minor",
+            created_at="t.created_at_ms",
+        )
+        conditions, args = filter_conditions(f, columns, before_seq=before_seq, after_seq=after_seq)
+        where = ["p.user_id = ?", *conditions]
+        args.insert(0, user_id)
         for word in f.words:
             # Folded in Python on both sides: LIKE alone ignores case for ASCII only
             # (SQLite) or not at all (PostgreSQL); handles are lower-case already.
             where.append(f"(t.memo_folded LIKE ? ESCAPE '\\' OR {counterparty} LIKE ? ESCAPE '\\')")
-            folded = word.casefold()
-            pattern = (
-                "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
+            pattern = like_pattern(word.casefold())
             args.extend([pattern, pattern])
         order = "ASC" if ascending else "DESC"
         sql = (

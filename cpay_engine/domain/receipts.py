@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import Protocol
 
 RECEIPT_VERSION = 1
 
@@ -50,3 +52,52 @@ def receipt_mismatches(payload: bytes, expected: Mapping[str, object]) -> list[s
     if not isinstance(doc, dict):
         return ["payload is not an object"]
     return [name for name, value in expected.items() if doc.get(name) != value]
+
+
+class PostingLike(Protocol):
+    @property
+    def account(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+
+
+class TransactionLike(Protocol):
+    """What a receipt vouches for; ledger records and client views both have it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> StrEnum: ...
+    @property
+    def status(self) -> StrEnum: ...
+    @property
+    def from_handle(self) -> str: ...
+    @property
+    def to_handle(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def memo(self) -> str: ...
+
+
+def expected_fields(
+    tx: TransactionLike, postings: Sequence[PostingLike] | None
+) -> dict[str, object]:
+    """The payload fields a receipt of `tx` must carry (postings only when known)."""
+    fields: dict[str, object] = {
+        "tx": tx.id,
+        "kind": tx.kind.value,
+        "status": tx.status.value,
+        "from": tx.from_handle,
+        "to": tx.to_handle,
+        "amount_minor": tx.amount_minor,
+        "currency": tx.currency,
+        "memo": tx.memo,
+    }
+    if postings is not None:
+        fields["postings"] = [[p.account, p.amount_minor, p.currency] for p in postings]
+    return fields

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from cpay_engine.adapters.crypto import verify_signature
 from cpay_engine.domain.audit import GENESIS, entry_hash
 from cpay_engine.domain.model import TxStatus
-from cpay_engine.domain.receipts import receipt_mismatches
+from cpay_engine.domain.receipts import expected_fields, receipt_mismatches
 from cpay_engine.domain.signing import receipt_input
 from cpay_engine.service.ports import TxRecord, UnitOfWork, UserRecord
 from cpay_engine.wire import cpay_pb2 as pb
@@ -88,17 +88,7 @@ def _check_receipts(
             problems.append(f"receipt of {tx.id} is signed by unknown engine key {receipt.key_id}")
         elif not verify_signature(public, receipt.signature, receipt_input(receipt.payload)):
             problems.append(f"receipt of {tx.id} has a bad signature")
-        expected = {
-            "tx": tx.id,
-            "kind": tx.kind.value,
-            "status": tx.status.value,
-            "from": tx.from_handle,
-            "to": tx.to_handle,
-            "amount_minor": tx.amount_minor,
-            "currency": tx.currency,
-            "memo": tx.memo,
-            "postings": [[p.account, p.amount_minor, p.currency] for p in postings],
-        }
+        expected = expected_fields(tx, postings)
         bad = receipt_mismatches(receipt.payload, expected)
         if bad:
             problems.append(f"receipt of {tx.id} disagrees with the ledger on {', '.join(bad)}")

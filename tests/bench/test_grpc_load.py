@@ -11,7 +11,7 @@ import pytest
 from bench import registry, runner
 from bench.core import Benchmark, Figure, RunConfig, Target
 from bench.grpc_load import ECHO_METHOD, EchoCaller, echo_handler, measure
-from bench.pg_payments import PgbenchFailed, parse_tps
+from bench.pg_payments import PgbenchFailed, parse_tps, wait_label
 from tests.bench.test_bench_runner import results_rows
 
 PGBENCH_15_OUTPUT = """\
@@ -38,6 +38,15 @@ def test_parse_tps_reads_pgbench_15_output() -> None:
 def test_parse_tps_refuses_output_without_a_tps_line() -> None:
     with pytest.raises(PgbenchFailed, match="no 'tps = …' line"):
         parse_tps("pgbench: error: connection to server failed\n")
+
+
+def test_wait_labels_name_what_a_backend_waits_for() -> None:
+    assert wait_label("active", "Lock", "transactionid") == "waiting for a row lock"
+    assert wait_label("active", "Lock", "advisory") == "waiting for an advisory lock"
+    assert wait_label("active", "IO", "WALSync") == "flushing WAL"
+    assert wait_label("active", None, None) == "running a statement"
+    assert wait_label("idle in transaction", "Client", "ClientRead").startswith("idle in tr")
+    assert wait_label("active", "LWLock", "BufferContent") == "LWLock/BufferContent"
 
 
 class CountingCaller:

@@ -1,0 +1,62 @@
+"""HistoryFilter to SQL conditions, shared by the stores and the client's history cache.
+
+Each caller names its columns (they differ: the ledger joins tx_parties, the cache has
+one flat table); words are left to the caller, whose search machinery differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cpay_engine.domain.query import HistoryFilter
+
+
+@dataclass(frozen=True)
+class Columns:
+    seq: str
+    counterparty: str
+    currency: str
+    status: str
+    direction: str
+    amount: str
+    created_at: str
+
+
+def filter_conditions(
+    f: HistoryFilter, c: Columns, *, before_seq: int = 0, after_seq: int | None = None
+) -> tuple[list[str], list[Any]]:
+    """(conditions joined by AND, their `?` arguments) for everything but the words."""
+    where: list[str] = []
+    args: list[Any] = []
+
+    def add(condition: str, value: Any) -> None:
+        where.append(condition)
+        args.append(value)
+
+    if before_seq:
+        add(f"{c.seq} < ?", before_seq)
+    if after_seq:
+        add(f"{c.seq} > ?", after_seq)
+    if f.counterparty:
+        add(f"{c.counterparty} = ?", f.counterparty)
+    if f.currency:
+        add(f"{c.currency} = ?", f.currency)
+    if f.status:
+        add(f"{c.status} = ?", f.status.value)
+    if f.direction:
+        add(f"{c.direction} = ?", f.direction.value)
+    if f.min_amount_minor:
+        add(f"{c.amount} >= ?", f.min_amount_minor)
+    if f.max_amount_minor:
+        add(f"{c.amount} <= ?", f.max_amount_minor)
+    if f.since_ms:
+        add(f"{c.created_at} >= ?", f.since_ms)
+    if f.until_ms:
+        add(f"{c.created_at} < ?", f.until_ms)
+    return where, args
+
+
+def like_pattern(word: str) -> str:
+    """A LIKE pattern matching `word` anywhere, with LIKE's wildcards escaped by '\\'."""
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

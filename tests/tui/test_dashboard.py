@@ -1,0 +1,103 @@
+"""The dashboard: balances as the engine has them, the latest activity, what needs attention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+
+from cpay_engine.domain.money import format_amount
+from cpay_engine.service.engine import wall_clock_ms
+from tests.tui.helpers import cells, column, settle, shown
+from tests.tui.seeding import (
+    BOB_AVAILABLE,
+    MARKUP_MEMO_SHOWN,
+    SeededWallet,
+    seed_story,
+)
+
+
+async def test_dashboard_shows_the_available_balance_the_engine_reports(
+    seeded: SeededWallet,
+) -> None:
+    app = seeded.app("bob")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        balances = app.screen.query_one("#balances", DataTable)
+        assert seeded.available("bob") == BOB_AVAILABLE
+        assert cells(balances) == [["DBL", format_amount(BOB_AVAILABLE, "DBL"), "0.00"]]
+        assert shown(balances).splitlines()[1].split() == ["DBL", "208.27", "0.00"]
+
+
+async def test_dashboard_lists_the_latest_activity_newest_first(seeded: SeededWallet) -> None:
+    app = seeded.app("bob")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        latest = app.screen.query_one("#latest", DataTable)
+        assert column(latest, "Memo") == [
+            MARKUP_MEMO_SHOWN,
+            "rent share",
+            "coffee",
+            "lunch",
+            "welcome",
+        ]
+        assert column(latest, "Amount") == ["+7.77", "-40.00", "+3.00", "-12.50", "+250.00"]
+        assert column(latest, "Counterparty") == [
+            "@alice",
+            "@alice",
+            "@carol",
+            "@carol",
+            "treasury",
+        ]
+
+
+async def test_a_memo_with_markup_and_an_escape_sequence_is_drawn_literally(
+    seeded: SeededWallet,
+) -> None:
+    app = seeded.app("bob")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        drawn = shown(app.screen.query_one("#latest", DataTable))
+        assert "[bold red]pwned[/]" in drawn
+        assert "\\x1b[31mred" in drawn
+        assert "\x1b" not in drawn
+
+
+async def test_nothing_needs_attention_when_no_payment_failed_lately(
+    seeded: SeededWallet,
+) -> None:
+    app = seeded.app("bob")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "Nothing needs attention." in shown(app.screen.query_one("#attention", Static))
+
+
+async def test_a_payment_that_failed_this_week_needs_attention(tmp_path: Path) -> None:
+    # The attention panel looks back 7 days from the wall clock, so this story happens now.
+    recent = SeededWallet.create(tmp_path / "recent.db", now_ms=wall_clock_ms())
+    try:
+        seed_story(recent)
+        app = recent.app("carol")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            attention = shown(app.screen.query_one("#attention", Static))
+            assert "failed  500.00 DBL to @alice  seed-pay-too-much" in attention
+    finally:
+        recent.wallet.close()
+
+
+async def test_the_thirty_day_trend_adds_up_this_months_money_in_and_out(
+    tmp_path: Path,
+) -> None:
+    recent = SeededWallet.create(tmp_path / "recent.db", now_ms=wall_clock_ms())
+    try:
+        seed_story(recent)
+        app = recent.app("bob")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            money_in = shown(app.screen.query_one("#trend-in-label", Static))
+            money_out = shown(app.screen.query_one("#trend-out-label", Static))
+            assert money_in == "In, 30 days: 260.77 DBL"  # welcome 250 + coffee 3 + 7.77
+            assert money_out == "Out, 30 days: 52.50 DBL"  # lunch 12.50 + rent 40
+    finally:
+        recent.wallet.close()

@@ -1,0 +1,172 @@
+"""Moving around: screen keys, admin-only minting, help, quitting, the command palette."""
+
+from __future__ import annotations
+
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Static
+
+from cpay_cli.tui.screens.account import AccountScreen
+from cpay_cli.tui.screens.admin import AdminScreen
+from cpay_cli.tui.screens.confirm import ConfirmScreen
+from cpay_cli.tui.screens.dashboard import DashboardScreen
+from cpay_cli.tui.screens.detail import DetailScreen
+from cpay_cli.tui.screens.help import HelpScreen
+from cpay_cli.tui.screens.history import HistoryScreen
+from cpay_cli.tui.screens.notifications import NotificationsScreen
+from cpay_cli.tui.screens.pay import PayScreen
+from tests.tui.helpers import cells, column, press, settle, shown
+from tests.tui.seeding import CAROL_AVAILABLE, MARKUP_MEMO_SHOWN, SeededWallet
+
+
+def palette_entries(pilot: Pilot[None]) -> list[str]:
+    """The first line of every entry the command palette offers right now."""
+    listing = pilot.app.screen.query_one(CommandList)
+    return [
+        str(listing.get_option_at_index(i).prompt).split("\n")[0]
+        for i in range(listing.option_count)
+    ]
+
+
+async def test_m_opens_minting_for_an_admin_and_a_mint_reaches_the_recipient(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("alice").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "m")
+        admin = pilot.app.screen
+        assert isinstance(admin, AdminScreen)
+        assert not admin.query("#currency"), "only Dabloons are minted: no currency field"
+        admin.query_one("#recipient", Input).focus()
+        await press(pilot, *"@carol")
+        admin.query_one("#amount", Input).focus()
+        await press(pilot, *"5", "ctrl+s")
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await press(pilot, "y")
+        result = " ".join(shown(admin.query_one("#result", Static)).split())
+        assert result.startswith("Done: 5.00 DBL to @carol — completed")
+    assert seeded.available("carol") == CAROL_AVAILABLE + 5_00
+
+
+async def test_m_does_nothing_for_someone_who_is_not_an_admin(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await press(pilot, "m")
+        assert isinstance(pilot.app.screen, DashboardScreen)
+        assert pilot.app.current_mode == "dashboard"
+
+
+async def test_question_mark_opens_the_keys_and_escape_closes_them(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "question_mark")
+        help_screen = pilot.app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert "Ctrl+P         command palette" in "\n".join(
+            shown(s) for s in help_screen.query(Static)
+        )
+        await press(pilot, "escape")
+        assert isinstance(pilot.app.screen, DashboardScreen)
+
+
+async def test_q_quits(seeded: SeededWallet) -> None:
+    app = seeded.app("bob")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+    assert app.return_code == 0
+
+
+async def test_the_command_palette_lists_the_screens_and_switches_to_one(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("alice").run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+p")
+        assert isinstance(pilot.app.screen, CommandPalette)
+        entries = palette_entries(pilot)
+        for screen in ("Dashboard (d)", "History (h)", "Pay (p)", "Notifications (n)"):
+            assert screen in entries
+        assert {"Account (a)", "Admin (m)", "Help (?)"} <= set(entries)
+        await press(pilot, *"History")
+        assert palette_entries(pilot) == ["History (h)"]
+        await press(pilot, "enter")
+        assert isinstance(pilot.app.screen, HistoryScreen)
+        assert pilot.app.current_mode == "history"
+
+
+async def test_the_command_palette_offers_no_minting_to_a_user(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await press(pilot, "ctrl+p")
+        entries = palette_entries(pilot)
+        assert "Pay (p)" in entries
+        assert "Admin (m)" not in entries
+
+
+async def test_notifications_show_payments_received_with_memos_as_written(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "n")
+        table = pilot.app.screen.query_one("#notifications", DataTable)
+        assert column(table, "What") == [
+            "Received from @alice",
+            "Received from @carol",
+            "Received from treasury",
+        ]
+        assert column(table, "Memo")[0] == MARKUP_MEMO_SHOWN
+
+
+async def test_notifications_tell_the_payer_about_a_failed_payment(seeded: SeededWallet) -> None:
+    async with seeded.app("carol").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "n")
+        table = pilot.app.screen.query_one("#notifications", DataTable)
+        assert cells(table)[0][1:] == ["Payment to @alice failed", "-500.00", "too much"]
+
+
+async def test_the_account_screen_says_who_and_where_this_is(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "a")
+        screen = pilot.app.screen
+        assert isinstance(screen, AccountScreen)
+        summary = shown(screen.query_one("#account-summary", Static))
+        assert "Handle    @bob" in summary
+        assert "Role      user" in summary
+        assert "Profile   test (local mode)" in summary
+        keys = cells(screen.query_one("#keys", DataTable))
+        assert [(key, status, here) for key, status, _, here in keys] == [
+            (seeded.wallet.keys["bob"].key_id, "active", "yes")
+        ]
+
+
+# Every screen at the smallest supported terminal: keys -> the screen they must lead to.
+SMALL_TOUR: list[tuple[tuple[str, ...], type[object]]] = [
+    (("d",), DashboardScreen),
+    (("h",), HistoryScreen),
+    (("enter",), DetailScreen),
+    (("escape",), HistoryScreen),
+    (("p",), PayScreen),
+    (("ctrl+s",), PayScreen),  # an empty form: field errors, no dialog
+    (("@", "b", "o", "b", "tab", "1", "ctrl+s"), ConfirmScreen),
+    (("escape",), PayScreen),
+    (("escape",), DashboardScreen),  # letters typed into a form are text: leave it first
+    (("n",), NotificationsScreen),
+    (("a",), AccountScreen),
+    (("m",), AdminScreen),
+    (("escape",), DashboardScreen),
+    (("question_mark",), HelpScreen),
+]
+
+
+async def test_every_screen_renders_at_the_smallest_supported_size(seeded: SeededWallet) -> None:
+    app = seeded.app("alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for keys, expected in SMALL_TOUR:
+            await press(pilot, *keys)
+            screen = pilot.app.screen
+            assert isinstance(screen, expected), f"after {keys}: {screen}"
+            assert app.return_code is None, f"the app stopped after {keys}"
+            drawn = [shown(widget) for widget in screen.query(Static)]
+            assert any(line.strip() for line in drawn), f"{expected.__name__} drew nothing"

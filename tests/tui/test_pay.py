@@ -1,0 +1,221 @@
+"""Pay: validation as you type, a confirmation before money moves, and honest results."""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from cpay_cli.tui.screens.confirm import ConfirmScreen
+from cpay_cli.tui.screens.pay import PayScreen
+from cpay_engine.api import PaymentResult
+from cpay_engine.client import InProcessTransport, SignedClient
+from cpay_engine.errors import OutcomeUnknown
+from tests.tui.helpers import press, shown
+from tests.tui.seeding import BOB_AVAILABLE, CAROL_AVAILABLE, SeededWallet
+
+
+async def open_pay(pilot: Pilot[None]) -> PayScreen:
+    await press(pilot, "p")
+    screen = pilot.app.screen
+    assert isinstance(screen, PayScreen)
+    return screen
+
+
+async def fill(pilot: Pilot[None], field: str, text: str) -> None:
+    """Focus one field, empty it, and type into it key by key."""
+    box = pilot.app.screen.query_one(f"#{field}", Input)
+    box.focus()
+    await pilot.pause()
+    box.clear()
+    await press(pilot, *text)
+
+
+async def fill_order(pilot: Pilot[None], recipient: str, amount: str, memo: str = "") -> None:
+    await fill(pilot, "recipient", recipient)
+    await fill(pilot, "amount", amount)
+    if memo:
+        await fill(pilot, "memo", memo)
+
+
+def text_of(pilot: Pilot[None], selector: str) -> str:
+    return shown(pilot.app.screen.query_one(selector, Static))
+
+
+def words(text: str) -> str:
+    """Text as one line: long results wrap on screen."""
+    return " ".join(text.split())
+
+
+def confirm_text(pilot: Pilot[None]) -> str:
+    screen = pilot.app.screen
+    assert isinstance(screen, ConfirmScreen), f"expected the confirmation, got {screen}"
+    return "\n".join(shown(line) for line in screen.query(Static))
+
+
+async def test_too_many_decimals_are_flagged_while_typing(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill(pilot, "amount", "1.234")
+        assert text_of(pilot, "#amount-error") == "DBL amounts take at most 2 decimal(s); '1.234' has 3"
+        await press(pilot, "backspace")
+        assert text_of(pilot, "#amount-error") == ""
+
+
+async def test_a_bad_handle_is_flagged_while_typing(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill(pilot, "recipient", "@1x")
+        assert text_of(pilot, "#recipient-error").startswith("'@1x' is not a handle")
+
+
+async def test_the_preview_says_what_will_be_paid_before_anything_is_sent(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        assert text_of(pilot, "#preview") == "Fill in the form to see a preview."
+        await fill_order(pilot, "@carol", "12.5")
+        assert text_of(pilot, "#preview") == "Pay 12.50 DBL to @carol (from @bob)"
+
+
+async def test_submitting_an_incomplete_form_asks_for_fixes_and_sends_nothing(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill(pilot, "recipient", "@carol")
+        await press(pilot, "ctrl+s")
+        assert isinstance(pilot.app.screen, PayScreen), "no confirmation for a bad form"
+        assert text_of(pilot, "#amount-error").startswith("'' is not an amount")
+        assert seeded.available("bob") == BOB_AVAILABLE
+
+
+async def test_a_confirmed_payment_moves_the_money_and_reports_completed(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "20.25", "book club")
+        await press(pilot, "ctrl+s")
+        dialog = confirm_text(pilot)
+        assert "Pay 20.25 DBL to @carol (from @bob)" in dialog
+        assert "Memo: book club" in dialog
+        assert seeded.available("bob") == BOB_AVAILABLE, "nothing moves before the answer"
+        await press(pilot, "y")
+        assert isinstance(pilot.app.screen, PayScreen)
+        result = words(text_of(pilot, "#result"))
+        assert result.startswith("Done: 20.25 DBL to @carol — completed. Id ")
+        assert seeded.available("bob") == BOB_AVAILABLE - 20_25
+        assert seeded.available("carol") == CAROL_AVAILABLE + 20_25
+        memos = [t.memo for t in seeded.api("carol").history(limit=1).transactions]
+        assert memos == ["book club"]
+
+
+@pytest.mark.parametrize("answer", ["escape", "n", "click-cancel"])
+async def test_declining_the_confirmation_pays_nothing(seeded: SeededWallet, answer: str) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "20.25")
+        await press(pilot, "ctrl+s")
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        if answer == "click-cancel":
+            await pilot.click("#cancel")
+            await press(pilot)
+        else:
+            await press(pilot, answer)
+        assert isinstance(pilot.app.screen, PayScreen)
+        assert text_of(pilot, "#result") == "Cancelled: nothing was sent."
+    assert seeded.available("bob") == BOB_AVAILABLE
+    assert seeded.available("carol") == CAROL_AVAILABLE
+
+
+async def test_paying_more_than_the_balance_shows_the_engines_reason_and_moves_nothing(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "10000")
+        await press(pilot, "ctrl+s", "y")
+        result = words(text_of(pilot, "#result"))
+        assert result.startswith("insufficient funds: @bob cannot pay 10000.00 DBL; payment ")
+        assert "error" in pilot.app.screen.query_one("#result").classes
+    assert seeded.available("bob") == BOB_AVAILABLE
+    assert seeded.available("carol") == CAROL_AVAILABLE
+
+
+class FlakyLink(SignedClient):
+    """bob's real client, except that his first payment is lost in transit: OutcomeUnknown.
+
+    `lose` says what is lost: the request (the engine never sees it) or the reply
+    (the engine made the payment, the answer never came back).
+    """
+
+    def __init__(self, seeded: SeededWallet, lose: str) -> None:
+        transport = InProcessTransport(seeded.wallet.engine)
+        super().__init__(transport, seeded.wallet.keys["bob"], clock=seeded.clock)
+        self.lose = lose
+        self.payment_ids: list[str] = []
+
+    def pay(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult:
+        self.payment_ids.append(payment_id)
+        first = len(self.payment_ids) == 1
+        if first and self.lose == "request":
+            raise OutcomeUnknown("the connection dropped: the payment may or may not exist")
+        result = super().pay(
+            payment_id=payment_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            memo=memo,
+        )
+        if first:
+            raise OutcomeUnknown("the connection dropped: the payment may or may not exist")
+        return result
+
+
+@pytest.mark.parametrize("lose", ["request", "reply"])
+async def test_a_retry_after_an_unknown_outcome_reuses_the_payment_id_and_pays_once(
+    seeded: SeededWallet, lose: str
+) -> None:
+    link = FlakyLink(seeded, lose)
+    async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "30", "tickets")
+        await press(pilot, "ctrl+s", "y")
+        first_id = link.payment_ids[0]
+        assert words(text_of(pilot, "#result")) == words(
+            "the connection dropped: the payment may or may not exist\n"
+            f"Submit again to retry safely with the same id {first_id}."
+        )
+        await press(pilot, "ctrl+s")
+        dialog = confirm_text(pilot)
+        assert f"Payment id {first_id}" in dialog
+        assert "Retrying with the same id: it cannot be paid twice." in dialog
+        await press(pilot, "y")
+        assert link.payment_ids == [first_id, first_id]
+        result = words(text_of(pilot, "#result"))
+        assert result.startswith("Done: 30.00 DBL to @carol — completed")
+        assert result.endswith(f"Id {first_id}")
+        if lose == "reply":
+            assert "already made earlier" in result
+    carols = seeded.api("carol").history(limit=50).transactions
+    assert [t.id for t in carols if t.memo == "tickets"] == [first_id]
+    assert seeded.available("bob") == BOB_AVAILABLE - 30_00
+    assert seeded.available("carol") == CAROL_AVAILABLE + 30_00
+
+
+async def test_changing_the_order_after_an_unknown_outcome_gets_a_new_id(
+    seeded: SeededWallet,
+) -> None:
+    link = FlakyLink(seeded, "request")
+    async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "30")
+        await press(pilot, "ctrl+s", "y")
+        await fill(pilot, "amount", "31")
+        await press(pilot, "ctrl+s", "y")
+        assert len(set(link.payment_ids)) == 2
+    assert seeded.available("carol") == CAROL_AVAILABLE + 31_00
