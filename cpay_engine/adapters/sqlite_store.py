@@ -41,6 +41,7 @@ class SqliteStore:
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
         self._check_schema(migrate)
 
@@ -126,25 +127,31 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise Unavailable(f"the wallet database is busy or locked ({exc}); try again") from None
-        try:
-            yield SqlUnitOfWork(SqliteDialect(conn))
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise translate(exc) from None
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
+        # SQLite has one writer. Threads of this process queue on a lock (first come, first
+        # served) instead of spinning in SQLite's sleep-and-retry busy handler; other
+        # processes still meet the busy timeout.
+        with self._write_lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise Unavailable(
+                    f"the wallet database is busy or locked ({exc}); try again"
+                ) from None
+            try:
+                yield SqlUnitOfWork(SqliteDialect(conn))
+            except sqlite3.Error as exc:
                 conn.execute("ROLLBACK")
-            raise InternalError(f"could not commit to the wallet database: {exc}") from None
+                raise translate(exc) from None
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise InternalError(f"could not commit to the wallet database: {exc}") from None
 
 
 def _split_sql(sql: str) -> list[str]:
