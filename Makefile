@@ -29,8 +29,7 @@ buf-lint: $(NODE_STAMP)
 
 # Seeds the demo wallet on first run, then opens the dashboard on it.
 run: setup
-	$(BIN)/cpay demo --no-tour
-	$(BIN)/cpay --profile demo ui
+	$(BIN)/cpay demo --ui
 
 test: setup
 	bash scripts/ensure-postgres.sh

@@ -5,7 +5,7 @@ Order matters: it is the order they run in and the order of the rows in the repo
 
 from __future__ import annotations
 
-from bench import cli_startup, grpc_payments, local_payments, pg_payments
+from bench import cli_startup, grpc_payments, local_payments, pg_payments, tui_history
 from bench.core import Benchmark
 
 BENCHMARKS: tuple[Benchmark, ...] = (
@@ -13,6 +13,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     grpc_payments.BENCHMARK,
     pg_payments.BENCHMARK,
     cli_startup.BENCHMARK,
+    tui_history.BENCHMARK,
 )
 
 

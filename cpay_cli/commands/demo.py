@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
     def demo(
         ctx: typer.Context,
         tour: bool = typer.Option(True, "--tour/--no-tour", help="Print the tour afterwards."),
+        ui: bool = typer.Option(False, "--ui", help="Open the dashboard on it (no tour)."),
     ) -> None:
         """Seed a demo wallet (profile 'demo': users, mints, payments) and show a tour."""
         from cpay_cli.commands.wallet import create_local_wallet
@@ -72,6 +73,15 @@ def register(app: typer.Typer) -> None:
                     memo=memo,
                 )
                 payer.close()
+        if ui:
+            from cpay_cli.commands.ui import open_dashboard
+
+            open_dashboard(
+                Session(
+                    profile_name=name, as_handle="alice", home=base.home, passphrase=base.passphrase
+                )
+            )
+            return
         if not tour:
             say(f"Demo wallet ready: cpay --profile {name} ui")
             return

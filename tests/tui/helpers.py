@@ -6,9 +6,10 @@ answers start) instead of sleeping for a guessed time.
 
 from __future__ import annotations
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 SETTLE_ROUNDS = 50
 
@@ -30,6 +31,19 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     """Press keys, then let every load they started finish."""
     await pilot.press(*keys)
     await settle(pilot)
+
+
+async def paste(pilot: Pilot[None], selector: str, text: str) -> None:
+    """Empty an input and paste `text` into it, as a terminal's bracketed paste does.
+
+    One event per field instead of one per key: typing key by key is slow in Pilot, and
+    the form reacts to a paste exactly as to typing (Input.Changed, then validation)."""
+    box = pilot.app.screen.query_one(selector, Input)
+    box.focus()
+    box.clear()
+    box.post_message(events.Paste(text))
+    await settle(pilot)
+    assert box.value == text, f"{selector} holds {box.value!r} after pasting {text!r}"
 
 
 def shown(widget: Widget) -> str:

@@ -72,8 +72,10 @@ async def test_nothing_needs_attention_when_no_payment_failed_lately(
         assert "Nothing needs attention." in shown(app.screen.query_one("#attention", Static))
 
 
-async def test_a_payment_that_failed_this_week_needs_attention(tmp_path: Path) -> None:
-    # The attention panel looks back 7 days from the wall clock, so this story happens now.
+async def test_this_weeks_activity_fills_the_trend_and_a_failed_payment_needs_attention(
+    tmp_path: Path,
+) -> None:
+    # The trend and the attention panel look back from the wall clock: this story is now.
     recent = SeededWallet.create(tmp_path / "recent.db", now_ms=wall_clock_ms())
     try:
         seed_story(recent)
@@ -81,23 +83,10 @@ async def test_a_payment_that_failed_this_week_needs_attention(tmp_path: Path) -
         async with app.run_test(size=(100, 30)) as pilot:
             await settle(pilot)
             attention = shown(app.screen.query_one("#attention", Static))
-            assert "failed  500.00 DBL to @alice  seed-pay-too-much" in attention
-    finally:
-        recent.wallet.close()
-
-
-async def test_the_thirty_day_trend_adds_up_this_months_money_in_and_out(
-    tmp_path: Path,
-) -> None:
-    recent = SeededWallet.create(tmp_path / "recent.db", now_ms=wall_clock_ms())
-    try:
-        seed_story(recent)
-        app = recent.app("bob")
-        async with app.run_test(size=(100, 30)) as pilot:
-            await settle(pilot)
+            assert attention.strip() == "failed  500.00 DBL to @alice  seed-pay-too-much"
             money_in = shown(app.screen.query_one("#trend-in-label", Static))
             money_out = shown(app.screen.query_one("#trend-out-label", Static))
-            assert money_in == "In, 30 days: 260.77 DBL"  # welcome 250 + coffee 3 + 7.77
-            assert money_out == "Out, 30 days: 52.50 DBL"  # lunch 12.50 + rent 40
+            assert money_in == "In, 30 days: 92.50 DBL"  # welcome 80 + lunch 12.50
+            assert money_out == "Out, 30 days: 3.00 DBL"  # coffee; the failed 500 moved nothing
     finally:
         recent.wallet.close()

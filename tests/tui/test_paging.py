@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from cpay_cli.tui.screens.history import PAGE, HistoryScreen
-from tests.tui.helpers import press, settle, shown
+from tests.tui.helpers import press, shown
 from tests.tui.seeding import SeededWallet
 
 MINTS = 600

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from cpay_cli.tui.screens.confirm import ConfirmScreen
 from cpay_cli.tui.screens.pay import PayScreen
 from cpay_engine.api import PaymentResult
 from cpay_engine.client import InProcessTransport, SignedClient
+from cpay_engine.domain.money import format_amount
 from cpay_engine.errors import OutcomeUnknown
-from tests.tui.helpers import press, shown
+from tests.tui.helpers import cells, column, paste, press, settle, shown
 from tests.tui.seeding import BOB_AVAILABLE, CAROL_AVAILABLE, SeededWallet
 
 
@@ -22,20 +23,19 @@ async def open_pay(pilot: Pilot[None]) -> PayScreen:
     return screen
 
 
-async def fill(pilot: Pilot[None], field: str, text: str) -> None:
+async def type_into(pilot: Pilot[None], field: str, text: str) -> None:
     """Focus one field, empty it, and type into it key by key."""
     box = pilot.app.screen.query_one(f"#{field}", Input)
     box.focus()
-    await pilot.pause()
     box.clear()
     await press(pilot, *text)
 
 
 async def fill_order(pilot: Pilot[None], recipient: str, amount: str, memo: str = "") -> None:
-    await fill(pilot, "recipient", recipient)
-    await fill(pilot, "amount", amount)
+    await paste(pilot, "#recipient", recipient)
+    await paste(pilot, "#amount", amount)
     if memo:
-        await fill(pilot, "memo", memo)
+        await paste(pilot, "#memo", memo)
 
 
 def text_of(pilot: Pilot[None], selector: str) -> str:
@@ -53,30 +53,25 @@ def confirm_text(pilot: Pilot[None]) -> str:
     return "\n".join(shown(line) for line in screen.query(Static))
 
 
-async def test_too_many_decimals_are_flagged_while_typing(seeded: SeededWallet) -> None:
-    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
-        await open_pay(pilot)
-        await fill(pilot, "amount", "1.234")
-        assert text_of(pilot, "#amount-error") == "DBL amounts take at most 2 decimal(s); '1.234' has 3"
-        await press(pilot, "backspace")
-        assert text_of(pilot, "#amount-error") == ""
-
-
-async def test_a_bad_handle_is_flagged_while_typing(seeded: SeededWallet) -> None:
-    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
-        await open_pay(pilot)
-        await fill(pilot, "recipient", "@1x")
-        assert text_of(pilot, "#recipient-error").startswith("'@1x' is not a handle")
-
-
-async def test_the_preview_says_what_will_be_paid_before_anything_is_sent(
+async def test_each_field_is_checked_as_you_type_and_the_preview_follows(
     seeded: SeededWallet,
 ) -> None:
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         assert text_of(pilot, "#preview") == "Fill in the form to see a preview."
-        await fill_order(pilot, "@carol", "12.5")
-        assert text_of(pilot, "#preview") == "Pay 12.50 DBL to @carol (from @bob)"
+        await type_into(pilot, "recipient", "@1x")
+        assert text_of(pilot, "#recipient-error").startswith("'@1x' is not a handle")
+        await paste(pilot, "#recipient", "@carol")
+        assert text_of(pilot, "#recipient-error") == ""
+        await type_into(pilot, "amount", "1.234")
+        assert (
+            text_of(pilot, "#amount-error")
+            == "DBL amounts take at most 2 decimal(s); '1.234' has 3"
+        )
+        assert text_of(pilot, "#preview") == "Fill in the form to see a preview."
+        await press(pilot, "backspace")
+        assert text_of(pilot, "#amount-error") == ""
+        assert text_of(pilot, "#preview") == "Pay 1.23 DBL to @carol (from @bob)"
 
 
 async def test_submitting_an_incomplete_form_asks_for_fixes_and_sends_nothing(
@@ -84,7 +79,7 @@ async def test_submitting_an_incomplete_form_asks_for_fixes_and_sends_nothing(
 ) -> None:
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
-        await fill(pilot, "recipient", "@carol")
+        await paste(pilot, "#recipient", "@carol")
         await press(pilot, "ctrl+s")
         assert isinstance(pilot.app.screen, PayScreen), "no confirmation for a bad form"
         assert text_of(pilot, "#amount-error").startswith("'' is not an amount")
@@ -110,22 +105,26 @@ async def test_a_confirmed_payment_moves_the_money_and_reports_completed(
         assert seeded.available("carol") == CAROL_AVAILABLE + 20_25
         memos = [t.memo for t in seeded.api("carol").history(limit=1).transactions]
         assert memos == ["book club"]
+        await press(pilot, "escape")  # back to the dashboard, which reloads
+        balances = cells(pilot.app.screen.query_one("#balances", DataTable))
+        assert balances[0][:2] == ["DBL", format_amount(BOB_AVAILABLE - 20_25, "DBL")]
+        assert column(pilot.app.screen.query_one("#latest", DataTable), "Memo")[0] == "book club"
 
 
-@pytest.mark.parametrize("answer", ["escape", "n", "click-cancel"])
-async def test_declining_the_confirmation_pays_nothing(seeded: SeededWallet, answer: str) -> None:
+async def test_declining_the_confirmation_in_any_way_pays_nothing(seeded: SeededWallet) -> None:
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         await fill_order(pilot, "@carol", "20.25")
-        await press(pilot, "ctrl+s")
-        assert isinstance(pilot.app.screen, ConfirmScreen)
-        if answer == "click-cancel":
-            await pilot.click("#cancel")
-            await press(pilot)
-        else:
-            await press(pilot, answer)
-        assert isinstance(pilot.app.screen, PayScreen)
-        assert text_of(pilot, "#result") == "Cancelled: nothing was sent."
+        for answer in ("escape", "n", "click Cancel"):
+            await press(pilot, "ctrl+s")
+            assert isinstance(pilot.app.screen, ConfirmScreen)
+            if answer == "click Cancel":
+                await pilot.click("#cancel")
+                await settle(pilot)
+            else:
+                await press(pilot, answer)
+            assert isinstance(pilot.app.screen, PayScreen), answer
+            assert text_of(pilot, "#result") == "Cancelled: nothing was sent.", answer
     assert seeded.available("bob") == BOB_AVAILABLE
     assert seeded.available("carol") == CAROL_AVAILABLE
 
@@ -215,7 +214,7 @@ async def test_changing_the_order_after_an_unknown_outcome_gets_a_new_id(
         await open_pay(pilot)
         await fill_order(pilot, "@carol", "30")
         await press(pilot, "ctrl+s", "y")
-        await fill(pilot, "amount", "31")
+        await paste(pilot, "#amount", "31")
         await press(pilot, "ctrl+s", "y")
         assert len(set(link.payment_ids)) == 2
     assert seeded.available("carol") == CAROL_AVAILABLE + 31_00

@@ -12,9 +12,9 @@ from typing import Protocol
 
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import Button, Input
+from textual.widgets import Button
 
-from tests.tui.helpers import press, settle
+from tests.tui.helpers import paste, press, settle
 from tests.tui.seeding import SeededWallet
 
 SIZE = (100, 30)
@@ -51,9 +51,8 @@ def test_history_layout(seeded: SeededWallet, snap_compare: SnapCompare) -> None
 async def _fill_pay_form(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await press(pilot, "p")
-    for field, text in (("recipient", "@carol"), ("amount", "12.50"), ("memo", "lunch")):
-        pilot.app.screen.query_one(f"#{field}", Input).focus()
-        await press(pilot, *text)
+    for field, text in (("#recipient", "@carol"), ("#amount", "12.50"), ("#memo", "lunch")):
+        await paste(pilot, field, text)
     pilot.app.screen.query_one("#submit", Button).focus()  # no Input cursor to blink
     await settle(pilot)
 

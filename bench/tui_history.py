@@ -1,0 +1,861 @@
+"""tui_history: the dashboard's history screen on a wallet with a million transactions.
+
+Data: a real wallet built as `cpay init` builds one (`initialize_local`, then the engine:
+@alice the admin, @bob, @carol, a mint and a few real signed payments, so the receipt key,
+receipts and audit chain are real), then about a million payments for @alice written
+straight into the ledger tables with `executemany` in one transaction: transaction rows
+(ascending created_at_ms, unique ids), the tx_parties rows of both sides and two postings
+each; alice pays a counterparty, the counterparty pays the same amount back, so every
+account's balance is still the sum of its postings (set once at the end). No receipts for
+those rows: history does not read them. The built wallet (database and encrypted key files)
+is cached under the temp directory, keyed by the migrations' text and the row count, and
+copied for each run.
+
+Baseline: `cpay history --limit 50` on that wallet, a fresh process of the venv's console
+script each time (CPAY_HOME, CPAY_KEYSTORE=file and the passphrase in its environment).
+
+Measured in-process, with Textual's headless driver (`App.run_test`): from opening the
+session as `cpay ui` does (key unlock, engine, `account()`) through the app's start to the
+first page of the history screen (after pressing `h`) in the table; then, once every
+worker is idle, from pressing End to the oldest transaction in the table with the cursor
+on it. A process start cost (`python -c 'import cpay_cli.tui.app'`) is measured beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.cli_startup import PASSPHRASE, child_env, cpay_script, run_once
+from bench.core import Benchmark, Figure, RunConfig, Skip, Target, median, safe_ratio
+from cpay_cli.session import Passphrase
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from cpay_cli.paths import Home
+    from cpay_cli.session import Session
+    from cpay_cli.tui.screens.history import HistoryScreen
+    from cpay_engine.api import PaymentsAPI
+
+NAME = "tui_history"
+ROWS = 1_000_000
+QUICK_ROWS = 20_000
+REPETITIONS = 3
+QUICK_REPETITIONS = 1
+BASELINE_RUNS = 5
+QUICK_BASELINE_RUNS = 1
+PROFILE = "bench"
+ADMIN, OTHERS = "alice", ("bob", "carol")
+CURRENCY = "DBL"
+SIZE = (120, 40)
+POLL_S = 0.01
+WAIT_S = 300.0  # a screen that has not shown its rows by then is a failure, not a figure
+SPAN_MS = 3 * 365 * 86_400_000  # the bulk rows' created_at spread: three years up to the build
+MINT_MINOR = 10_000_000_00
+MEMOS = ("rent", "groceries", "Lunch with Bob", "coffee", "", "tickets", "Café", "refund")
+BUILD_VERSION = "1"  # bump when the data built below changes
+
+FIRST_PAGE_TARGET = Target("measured", "<", 1.0, "s")
+OLDEST_TARGET = Target("measured", "<", 0.5, "s")
+
+# --- the wallet ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a built wallet holds, saved next to it in the cache."""
+
+    rows: int  # bulk rows
+    alice_key_id: str
+    engine_key_id: str
+    oldest_id: str  # alice's oldest transaction (her first mint)
+    newest_id: str  # alice's newest transaction (the last bulk row)
+    alice_transactions: int
+
+
+def cache_root() -> Path:
+    return Path(tempfile.gettempdir()) / "cpay-bench-cache"
+
+
+def cache_key(rows: int) -> str:
+    """Changes when the schema (any migration) or this builder changes."""
+    from cpay_engine.adapters.sqlite_store import migrations
+
+    digest = hashlib.sha256(f"{BUILD_VERSION}:{rows}".encode())
+    for version, name, sql in migrations():
+        digest.update(f"\0{version}\0{name}\0{sql}".encode())
+    return f"{NAME}-{rows}-{digest.hexdigest()[:16]}"
+
+
+class Clock:
+    """Engine and clients share it; it starts SPAN_MS in the past so the bulk rows follow."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+    def advance(self, ms: int) -> None:
+        self.now_ms += ms
+
+
+def build_wallet(directory: Path, rows: int, log: Callable[[str], None]) -> Manifest:
+    """wallet.db, keys/ (encrypted key files) and manifest.json in `directory`."""
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.adapters.keystore import Backend, KeyStore
+    from cpay_engine.bootstrap import initialize_local, open_local_engine
+    from cpay_engine.client import InProcessTransport, SignedClient
+    from cpay_engine.domain.model import Role, TxStatus
+
+    db = directory / "wallet.db"
+    engine_key, alice_key = SigningKey.generate(), SigningKey.generate()
+    keys = {ADMIN: alice_key} | {h: SigningKey.generate() for h in OTHERS}
+    start = time.perf_counter()
+    initialize_local(db, ADMIN, alice_key, engine_key)
+    build_ms = time.time_ns() // 1_000_000
+    clock = Clock(build_ms - SPAN_MS - 3_600_000)
+    engine = open_local_engine(db, receipt_key=lambda: engine_key, clock=clock)
+    try:
+
+        def client(handle: str) -> SignedClient:
+            return SignedClient(InProcessTransport(engine), keys[handle], clock=clock)
+
+        for handle in OTHERS:
+            client(ADMIN).create_user(
+                handle=handle, role=Role.USER, public_key=keys[handle].public_key
+            )
+        oldest_id = str(uuid.uuid4())
+        clock.advance(60_000)
+        client(ADMIN).mint(
+            payment_id=oldest_id, recipient=ADMIN, amount_minor=MINT_MINOR, currency=CURRENCY
+        )
+        for payer, payee, amount in (
+            (ADMIN, "bob", 5_000_00),
+            (ADMIN, "carol", 5_000_00),
+            ("bob", ADMIN, 1_000_00),
+            ("carol", ADMIN, 1_000_00),
+        ):
+            clock.advance(60_000)
+            result = client(payer).pay(
+                payment_id=str(uuid.uuid4()),
+                recipient=payee,
+                amount_minor=amount,
+                currency=CURRENCY,
+                memo="set-up payment",
+            )
+            if result.transaction.status is not TxStatus.COMPLETED:
+                raise RuntimeError(f"set-up payment {payer} -> {payee} failed: {result}")
+        first_ms = clock.now_ms + 60_000
+    finally:
+        engine.close()
+    log(f"  wallet initialized with real signed payments in {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()
+    newest_id, alice_count = bulk_insert(db, rows, first_ms, build_ms)
+    log(f"  {rows:,} transactions bulk-inserted in {time.perf_counter() - start:.1f} s")
+    store = KeyStore(directory / "keys", BenchPassphrase())
+    from cpay_cli.session import Session
+
+    store.save(Session.key_name(PROFILE, ADMIN, alice_key.key_id), alice_key, Backend.FILE)
+    store.save(Session.key_name(PROFILE, "engine", engine_key.key_id), engine_key, Backend.FILE)
+    manifest = Manifest(
+        rows=rows,
+        alice_key_id=alice_key.key_id,
+        engine_key_id=engine_key.key_id,
+        oldest_id=oldest_id,
+        newest_id=newest_id,
+        alice_transactions=alice_count,
+    )
+    (directory / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2) + "\n")
+    return manifest
+
+
+def bulk_insert(db: Path, rows: int, first_ms: int, last_ms: int) -> tuple[str, int]:
+    """`rows` payments of @alice, alternately out to and back in from bob or carol.
+
+    Returns alice's newest transaction id and how many transactions she has in all.
+    """
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("PRAGMA cache_size = -500000")  # KiB: the indexes stay in memory
+        users = dict(conn.execute("SELECT handle, id FROM users"))
+        accounts = {
+            user_id: account_id
+            for account_id, user_id in conn.execute(
+                "SELECT id, user_id FROM accounts WHERE currency = ? AND user_id IS NOT NULL",
+                (CURRENCY,),
+            )
+        }
+        if set(users) != {ADMIN, *OTHERS} or len(accounts) != 1 + len(OTHERS):
+            raise RuntimeError(
+                f"unexpected set-up: users {sorted(users)}, {len(accounts)} accounts"
+            )
+        (base,) = conn.execute("SELECT max(seq) FROM transactions").fetchone()
+        step = max(1, (last_ms - first_ms) // max(rows, 1))
+        alice = users[ADMIN]
+
+        def order(i: int) -> tuple[str, str, int]:
+            """(payer handle, payee handle, amount) of bulk row i."""
+            pair = i // 2
+            other = OTHERS[pair % len(OTHERS)]
+            amount = 100 + (pair * 7919) % 99_900
+            return (ADMIN, other, amount) if i % 2 == 0 else (other, ADMIN, amount)
+
+        ids: list[str] = []
+
+        def transactions() -> Iterator[tuple[Any, ...]]:
+            for i in range(rows):
+                payer, payee, amount = order(i)
+                memo = MEMOS[i % len(MEMOS)]
+                tx_id = str(uuid.uuid4())
+                if i == rows - 1:
+                    ids.append(tx_id)
+                yield (
+                    base + 1 + i,
+                    tx_id,
+                    "payment",
+                    "completed",
+                    first_ms + i * step,
+                    users[payer],
+                    users[payer],
+                    users[payee],
+                    payer,
+                    payee,
+                    amount,
+                    CURRENCY,
+                    memo,
+                    memo.casefold(),
+                )
+
+        def parties() -> Iterator[tuple[str, int, str]]:
+            for i in range(rows):
+                payer, payee, _ = order(i)
+                yield (users[payer], base + 1 + i, "out")
+                yield (users[payee], base + 1 + i, "in")
+
+        def postings() -> Iterator[tuple[int, int, int, str]]:
+            for i in range(rows):
+                payer, payee, amount = order(i)
+                yield (base + 1 + i, accounts[users[payer]], -amount, CURRENCY)
+                yield (base + 1 + i, accounts[users[payee]], amount, CURRENCY)
+
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO transactions (seq, id, kind, status, created_at_ms, initiator_id, "
+            "from_user_id, to_user_id, from_handle, to_handle, amount_minor, currency, memo, "
+            "memo_folded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            transactions(),
+        )
+        conn.executemany(
+            "INSERT INTO tx_parties (user_id, seq, direction) VALUES (?, ?, ?)", parties()
+        )
+        conn.executemany(
+            "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)",
+            postings(),
+        )
+        conn.execute(
+            "UPDATE accounts SET balance_minor = "
+            "(SELECT coalesce(sum(p.amount_minor), 0) FROM postings p WHERE p.account_id = accounts.id)"
+        )
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (count,) = conn.execute(
+            "SELECT count(*) FROM tx_parties WHERE user_id = ?", (alice,)
+        ).fetchone()
+        newest = conn.execute(
+            "SELECT t.id FROM tx_parties p JOIN transactions t ON t.seq = p.seq "
+            "WHERE p.user_id = ? ORDER BY p.seq DESC LIMIT 1",
+            (alice,),
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    if ids and ids[0] != newest:
+        raise RuntimeError(
+            f"alice's newest transaction is {newest}, not the last bulk row {ids[0]}"
+        )
+    return str(newest), int(count)
+
+
+def cached_wallet(rows: int, log: Callable[[str], None]) -> tuple[Path, Manifest]:
+    """The built wallet's cache directory (built now if absent) and its manifest."""
+    root = cache_root()
+    directory = root / cache_key(rows)
+    manifest_file = directory / "manifest.json"
+    if manifest_file.exists():
+        log(f"  cached wallet: {directory}")
+        return directory, Manifest(**json.loads(manifest_file.read_text()))
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(f"{NAME}-{rows}-*"):  # an older schema's wallet
+        shutil.rmtree(stale, ignore_errors=True)
+    building = root / f".{directory.name}.{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir()
+    log(f"  building a wallet with {rows:,} bulk transactions (cached in {directory})")
+    try:
+        manifest = build_wallet(building, rows, log)
+        building.rename(directory)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return directory, manifest
+
+
+# --- a run's home --------------------------------------------------------------------------
+
+
+def home_at(base: Path) -> Home:
+    """The layout `Home.from_env` gives for CPAY_HOME=base (the child processes get that)."""
+    from cpay_cli.paths import Home
+
+    return Home(base / "config", base / "data", base / "cache", base / "keys")
+
+
+def make_home(base: Path, cached: Path, manifest: Manifest) -> Home:
+    """A CPAY_HOME with a copy of the cached wallet and its key files, and a profile for it."""
+    from cpay_cli.profiles import Config, KeyRef, Profile
+
+    home = home_at(base)
+    db = home.wallet_db(PROFILE)
+    db.parent.mkdir(parents=True)
+    shutil.copyfile(cached / "wallet.db", db)
+    shutil.copytree(cached / "keys", home.keys)
+    profile = Profile(
+        name=PROFILE,
+        mode="local",
+        db=str(db),
+        default_user=ADMIN,
+        users={ADMIN: KeyRef(manifest.alice_key_id, "file")},
+        engine_key=KeyRef(manifest.engine_key_id, "file"),
+    )
+    Config(home.config_file, PROFILE, {PROFILE: profile}).save()
+    return home
+
+
+# --- subprocess timings ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessTimes:
+    history: list[float]  # `cpay history --limit 50`
+    import_tui: list[float]  # `python -c 'import cpay_cli.tui.app'`
+    bare: list[float]  # `python -c pass`
+
+
+def time_processes(
+    base: Path, manifest: Manifest, runs: int, warm_up: bool, log: Callable[[str], None]
+) -> ProcessTimes:
+    cpay = str(cpay_script())
+    env = child_env(base, base.parent / "pycache")
+    history = [cpay, "--profile", PROFILE, "history", "--limit", "50", "-o", "json"]
+    # Checked once, untimed (it is also the warm-up of bytecode and page cache).
+    done = subprocess.run(
+        history, env=env, cwd=base, capture_output=True, text=True, timeout=600, check=False
+    )
+    if done.returncode != 0 or manifest.newest_id not in done.stdout:
+        raise RuntimeError(
+            f"`cpay history` on the bench wallet failed or missed the newest row: {done.stderr}"
+        )
+    commands = {
+        "bare": [sys.executable, "-c", "pass"],
+        "import_tui": [sys.executable, "-c", "import cpay_cli.tui.app"],
+        "history": history[:-2],  # the table output, as a person would run it
+    }
+    if warm_up:
+        for argv in commands.values():
+            run_once(argv, env, base)
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs):
+        for name, argv in commands.items():
+            samples[name].append(run_once(argv, env, base).wall_s)
+        log(
+            f"  round {round_ + 1}: "
+            + ", ".join(f"{name} {values[-1]:.3f} s" for name, values in samples.items())
+        )
+    return ProcessTimes(samples["history"], samples["import_tui"], samples["bare"])
+
+
+# --- the dashboard, headless -----------------------------------------------------------------
+
+
+class BenchPassphrase(Passphrase):
+    """Instead of the environment, a file or a prompt: the bench key files' passphrase."""
+
+    def __call__(self, confirm: bool) -> str:  # noqa: ARG002 - Passphrase's signature
+        return PASSPHRASE
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One launch, in seconds from opening the session."""
+
+    session_s: float  # key unlock, engine, account(): what `cpay ui` does before the app
+    ready_s: float  # + the app built and started (run_test's pilot is handed over)
+    first_page_s: float  # + 'h' pressed and the newest history page in the table, painted
+    idle_s: float  # + every worker finished (the dashboard's load too)
+    oldest_s: float  # End pressed with every worker idle -> the oldest row shown, selected
+    dashboard_busy: bool  # the dashboard was still loading when the first page showed
+
+    @property
+    def h_to_page_s(self) -> float:
+        return self.first_page_s - self.ready_s
+
+    @property
+    def app_to_page_s(self) -> float:
+        return self.first_page_s - self.session_s
+
+
+async def wait_until(pilot: Pilot[None], ready: Callable[[], bool], what: str) -> None:
+    deadline = time.perf_counter() + WAIT_S
+    while not ready():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{what}: not shown after {WAIT_S:.0f} s")
+        await pilot.pause(POLL_S)
+
+
+def history_screen(pilot: Pilot[None]) -> HistoryScreen | None:
+    from cpay_cli.tui.screens.history import HistoryScreen
+
+    screen = pilot.app.screen
+    return screen if isinstance(screen, HistoryScreen) else None
+
+
+def shows(
+    pilot: Pilot[None], first_id: str = "", last_id: str = "", cursor_last: bool = False
+) -> bool:
+    """The history table is loaded, holds the window's rows, and they start/end as asked."""
+    from textual.widgets import DataTable
+
+    screen = history_screen(pilot)
+    if screen is None:
+        return False
+    table = screen.query_one("#history-table", DataTable)
+    rows = screen.window.rows
+    if table.loading or not rows or table.row_count != len(rows):
+        return False
+    if first_id and rows[0].id != first_id:
+        return False
+    if last_id and rows[-1].id != last_id:
+        return False
+    return not cursor_last or table.cursor_row == len(rows) - 1
+
+
+async def idle(pilot: Pilot[None]) -> None:
+    """No worker running and the screen's messages handled."""
+    app = pilot.app
+    deadline = time.perf_counter() + WAIT_S
+    while True:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(worker.is_finished for worker in app.workers):
+            return
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"workers still running after {WAIT_S:.0f} s: {app.workers}")
+
+
+async def launch(home: Home, manifest: Manifest, api_wrapper: ApiWrapper | None = None) -> Launch:
+    """Open the session as `cpay ui` does, start the app headless, 'h', then End."""
+    from cpay_cli.session import Session
+    from cpay_cli.tui.app import CPayApp
+    from cpay_cli.tui.context import UiContext
+
+    clock = time.perf_counter
+    start = clock()
+    session = Session(profile_name=PROFILE, home=home, passphrase=BenchPassphrase())
+    api: PaymentsAPI | None = None
+    try:
+        api = session.api() if api_wrapper is None else api_wrapper(session)
+        account = api.account()
+        profile = session.profile
+        context = UiContext(
+            profile=profile.name,
+            mode=profile.mode,
+            target=profile.target,
+            trusted_engine_keys=session.trusted_engine_keys,
+        )
+        opened = clock()
+        app = CPayApp(api, context, account)
+        async with app.run_test(size=SIZE) as pilot:
+            ready = clock()
+            await pilot.press("h")
+            await wait_until(pilot, lambda: shows(pilot, first_id=manifest.newest_id), "first page")
+            await pilot.pause()  # the screen refreshed with the rows
+            first_page = clock()
+            busy = any(not worker.is_finished for worker in app.workers)
+            await idle(pilot)
+            settled = clock()
+            pressed = clock()
+            await pilot.press("end")
+            await wait_until(
+                pilot,
+                lambda: shows(pilot, last_id=manifest.oldest_id, cursor_last=True),
+                "oldest row after End",
+            )
+            await pilot.pause()
+            oldest = clock() - pressed
+            await idle(pilot)
+        return Launch(
+            session_s=opened - start,
+            ready_s=ready - start,
+            first_page_s=first_page - start,
+            idle_s=settled - start,
+            oldest_s=oldest,
+            dashboard_busy=busy,
+        )
+    finally:
+        if api is not None and api_wrapper is not None:
+            api.close()
+        session.close()
+
+
+# --- where the time goes ---------------------------------------------------------------------
+
+ApiWrapper = Callable[["Session"], "PaymentsAPI"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One engine call of a traced launch, in seconds from the trace's start."""
+
+    what: str
+    start_s: float
+    seconds: float
+    wait_s: float  # BEGIN IMMEDIATE, including the wait for the engine's write lock
+    work_s: float
+    thread: str
+
+
+class Trace:
+    def __init__(self) -> None:
+        self.origin = time.perf_counter()
+        self.calls: list[Call] = []
+        self.local = threading.local()
+        self.lock = threading.Lock()
+
+    def add(self, call: Call) -> None:
+        with self.lock:
+            self.calls.append(call)
+
+
+def describe_request(method: str, request: Any) -> str:
+    """'GetTransactionHistory limit=100 after=c1.0 status=unknown', from the signed body."""
+    from cpay_engine.wire import cpay_pb2 as pb
+
+    name = method.rsplit("/", 1)[-1]
+    if name != "GetTransactionHistory":
+        return name
+    body = pb.TransactionHistoryRequest.Body.FromString(request.signed.body)
+    parts = [f"history limit={body.limit}"]
+    if body.before_cursor:
+        parts.append(f"before={body.before_cursor}")
+    if body.after_cursor:
+        parts.append(f"after={body.after_cursor}")
+    f = body.filter
+    if f.status:
+        parts.append(f"status={pb.TransactionStatus.Name(f.status)}")
+    if f.since_ms:
+        parts.append("since")
+    return " ".join(parts)
+
+
+def traced_api(trace: Trace) -> ApiWrapper:
+    """The session's engine, with every call and every unit of work timed (diagnostics only)."""
+    from cpay_cli.session import profile_db_url
+    from cpay_engine.bootstrap import open_engine_at
+    from cpay_engine.client import InProcessTransport, SignedClient
+    from cpay_engine.service.engine import Engine
+    from cpay_engine.service.ports import Store, UnitOfWork
+
+    class TracedStore:
+        def __init__(self, inner: Store) -> None:
+            self.inner = inner
+
+        def reader(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+            return self.inner.reader()
+
+        @contextlib.contextmanager
+        def unit_of_work(self) -> Iterator[UnitOfWork]:
+            begin = time.perf_counter()
+            with self.inner.unit_of_work() as uow:
+                trace.local.wait = time.perf_counter() - begin
+                worked = time.perf_counter()
+                yield uow
+                trace.local.work = time.perf_counter() - worked
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class TracingTransport:
+        def __init__(self, inner: InProcessTransport) -> None:
+            self.inner = inner
+
+        def call(self, method: str, request: Any, response_type: Any) -> Any:
+            trace.local.wait = trace.local.work = 0.0
+            start = time.perf_counter()
+            try:
+                return self.inner.call(method, request, response_type)
+            finally:
+                trace.add(
+                    Call(
+                        describe_request(method, request),
+                        start - trace.origin,
+                        time.perf_counter() - start,
+                        trace.local.wait,
+                        trace.local.work,
+                        threading.current_thread().name,
+                    )
+                )
+
+        def close(self) -> None:
+            self.inner.close()
+
+    def wrap(session: Session) -> PaymentsAPI:
+        trace.origin = time.perf_counter()
+        plain = open_engine_at(profile_db_url(session.profile), receipt_key=session.engine_key)
+        engine = Engine(TracedStore(plain.store), receipt_key=plain.receipt_key, clock=plain.clock)
+        transport = TracingTransport(InProcessTransport(engine))
+        return SignedClient(transport, session.device_key())
+
+    return wrap
+
+
+@dataclass(frozen=True)
+class Query:
+    label: str
+    seconds: float
+    rows: int
+    plan: str
+
+
+def sql_timings(db: Path, now_ms: int) -> list[Query]:
+    """The screens' history queries, as SqlUnitOfWork.history builds them, on a raw connection.
+
+    Best of 3 each, with their EXPLAIN QUERY PLAN: what SQLite alone needs for each call.
+    """
+    from cpay_engine.adapters.sql_uow import SqlUnitOfWork
+    from cpay_engine.adapters.sqlite_store import SqliteDialect
+    from cpay_engine.domain.model import TxStatus
+    from cpay_engine.domain.query import HistoryFilter
+
+    day = 86_400_000
+    cases = (
+        ("history: newest page", HistoryFilter(), 100, False),
+        ("history: oldest page (End)", HistoryFilter(), 100, True),
+        ("dashboard: latest 8", HistoryFilter(), 8, False),
+        (
+            "dashboard: 30-day trend, one 500-row page",
+            HistoryFilter(since_ms=now_ms - 30 * day, currency=CURRENCY, status=TxStatus.COMPLETED),
+            500,
+            False,
+        ),
+        ("dashboard: attention, status unknown", HistoryFilter(status=TxStatus.UNKNOWN), 20, False),
+        ("dashboard: attention, status pending", HistoryFilter(status=TxStatus.PENDING), 20, False),
+        (
+            "dashboard: attention, failed in 7 days",
+            HistoryFilter(status=TxStatus.FAILED, since_ms=now_ms - 7 * day),
+            20,
+            False,
+        ),
+    )
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)  # the SQL with its values bound
+        uow = SqlUnitOfWork(SqliteDialect(conn))
+        (alice,) = conn.execute("SELECT id FROM users WHERE handle = ?", (ADMIN,)).fetchone()
+        found: list[Query] = []
+        for label, f, limit, ascending in cases:
+            best, count = float("inf"), 0
+            for _ in range(3):
+                statements.clear()
+                start = time.perf_counter()
+                count = len(uow.history(alice, f, 0, 0, limit, ascending))
+                best = min(best, time.perf_counter() - start)
+            sql = statements[-1]
+            conn.set_trace_callback(None)
+            plan = "; ".join(str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            conn.set_trace_callback(statements.append)
+            found.append(Query(label, best, count, plan))
+        return found
+    finally:
+        conn.close()
+
+
+# --- the benchmark ---------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def trace_summary(trace: Trace, traced: Launch) -> str:
+    """The engine calls of the traced launch, from pressing 'h' (negative: before it)."""
+    h = traced.ready_s
+    parts = []
+    for call in sorted(trace.calls, key=lambda c: c.start_s):
+        if call.start_s < h and call.start_s + call.seconds < h:
+            continue  # done before 'h': opening the session, the dashboard's first calls
+        parts.append(
+            f"{call.what} at {ms(call.start_s - h)}: {ms(call.seconds)} "
+            f"(write-lock wait {ms(call.wait_s)}, work {ms(call.work_s)})"
+        )
+    return "; ".join(parts)
+
+
+def run(config: RunConfig) -> list[Figure]:
+    try:
+        import textual  # noqa: F401 - only to know that the tui extra is installed
+    except ImportError:
+        raise Skip("textual is not installed: install cpay[tui]") from None
+    rows = QUICK_ROWS if config.quick else ROWS
+    repetitions = QUICK_REPETITIONS if config.quick else REPETITIONS
+    runs = QUICK_BASELINE_RUNS if config.quick else BASELINE_RUNS
+    cached, manifest = cached_wallet(rows, config.log)
+    import cpay_cli.tui.app  # noqa: F401 - its import is timed in a fresh process instead
+
+    with tempfile.TemporaryDirectory(prefix="cpay-bench-tui-") as tmp:
+        base = Path(tmp) / "home"
+        home = make_home(base, cached, manifest)
+        procs = time_processes(base, manifest, runs, not config.quick, config.log)
+        launches: list[Launch] = []
+        for rep in range(repetitions):
+            one = asyncio.run(launch(home, manifest))
+            launches.append(one)
+            config.log(
+                f"  launch {rep + 1}: first page {one.first_page_s:.3f} s (session "
+                f"{one.session_s:.3f} s, app {one.ready_s - one.session_s:.3f} s, 'h' -> page "
+                f"{one.h_to_page_s:.3f} s{', dashboard still loading' if one.dashboard_busy else ''})"
+                f", all idle at {one.idle_s:.3f} s; End -> oldest {one.oldest_s:.3f} s"
+            )
+        trace = Trace()
+        traced = asyncio.run(launch(home, manifest, traced_api(trace)))
+        config.log(f"  traced launch, calls from 'h': {trace_summary(trace, traced)}")
+        queries = sql_timings(home.wallet_db(PROFILE), time.time_ns() // 1_000_000)
+        for q in queries:
+            config.log(f"  SQL {q.label}: {ms(q.seconds)}, {q.rows} rows, plan {q.plan}")
+
+    history = median(procs.history)
+    first_page = median([one.first_page_s for one in launches])
+    oldest = median([one.oldest_s for one in launches])
+    imports = median(procs.import_tui)
+    busy = sum(one.dashboard_busy for one in launches)
+    sql = "; ".join(f"{q.label} {ms(q.seconds)} ({q.rows} rows)" for q in queries)
+    plans = sorted({q.plan for q in queries})
+    common = (
+        f" SQLite alone on the same file (raw connection, the SQL SqlUnitOfWork.history "
+        f"builds, best of 3): {sql}. Plans: {' | '.join(plans)}."
+    )
+    history_label = "`cpay history --limit 50`, same wallet, fresh process"
+    return [
+        Figure(
+            benchmark=NAME,
+            label=f"launch to the first history page painted, {rows:,} transactions "
+            "(in-process, headless)",
+            unit="s",
+            measured=first_page,
+            baseline=history,
+            baseline_label=history_label,
+            ratio=safe_ratio(first_page, history),
+            ratio_label="first page / cpay history",
+            target=FIRST_PAGE_TARGET,
+            samples=tuple(one.first_page_s for one in launches),
+            baseline_samples=tuple(procs.history),
+            notes=(
+                f"Medians: opening the session as `cpay ui` does (key file unlock, engine, "
+                f"account) {ms(median([o.session_s for o in launches]))}; building and starting "
+                f"the app to its dashboard {ms(median([o.ready_s - o.session_s for o in launches]))}"
+                f"; 'h' to the first page painted {ms(median([o.h_to_page_s for o in launches]))}"
+                f" (the dashboard was still loading then in {busy} of {len(launches)} launches; "
+                f"'h' to every worker idle {ms(median([o.idle_s - o.ready_s for o in launches]))}"
+                f"). From constructing the app (the session already open): "
+                f"{ms(median([o.app_to_page_s for o in launches]))}. A fresh process's start "
+                f"and imports (`python -c 'import cpay_cli.tui.app'`) add {imports:.3f} s: "
+                f"about {imports + first_page:.3f} s from the shell. Traced launch (a further "
+                f"launch with every engine call timed, not a sample), calls from pressing 'h': "
+                f"{trace_summary(trace, traced)}." + common
+            ),
+        ),
+        Figure(
+            benchmark=NAME,
+            label=f"End: jump to the oldest row, {rows:,} transactions (in-process, headless)",
+            unit="s",
+            measured=oldest,
+            baseline=history,
+            baseline_label=history_label,
+            ratio=safe_ratio(oldest, history),
+            ratio_label="End / cpay history",
+            target=OLDEST_TARGET,
+            samples=tuple(one.oldest_s for one in launches),
+            baseline_samples=tuple(procs.history),
+            notes=(
+                "From pressing End, every worker idle before it, to the table holding the "
+                "oldest page with @alice's first transaction on the last row and the cursor on it."
+            ),
+        ),
+        Figure(
+            benchmark=NAME,
+            label="process start: `python -c 'import cpay_cli.tui.app'`",
+            unit="s",
+            measured=imports,
+            baseline=history,
+            baseline_label=history_label,
+            ratio=safe_ratio(imports, history),
+            ratio_label="import / cpay history",
+            target=Target("none", "<", 0.0),
+            samples=tuple(procs.import_tui),
+            baseline_samples=tuple(procs.history),
+            notes=(
+                "What a real `cpay ui` pays before the in-process clock starts: add it to the "
+                f"first figure. Bare `python -c pass`: {median(procs.bare):.3f} s."
+            ),
+        ),
+    ]
+
+
+BENCHMARK = Benchmark(
+    name=NAME,
+    title="History screen of the dashboard on a million transactions",
+    method=(
+        f"A wallet built as `cpay init` builds one (`initialize_local`; @alice the admin, @bob "
+        f"and @carol, a mint and four real signed payments through the engine), then {ROWS:,} "
+        "payments of @alice written straight into the ledger tables in one transaction "
+        "(`executemany`): transaction rows with ascending `created_at_ms` over three years "
+        "and unique UUIDs, both parties' `tx_parties` rows and two postings each, alice "
+        "paying @bob or @carol and being paid the same amount back, balances set once to the "
+        "sum of their postings; no receipts for those rows (history does not read them). The "
+        "built wallet (database and encrypted key files) is cached under the temp directory, "
+        "keyed by the migrations' text and the row count, and copied for each run, so the "
+        "database is in the page cache (a warm start). A `CPAY_HOME` with a local profile "
+        "for it, keys in the key file store. **Baseline**: `cpay --profile bench history "
+        "--limit 50`, a fresh process of the venv's console script (passphrase in its "
+        f"environment), after one warm-up; median of {BASELINE_RUNS}. **First page**: in this "
+        "process, Textual's headless `App.run_test(size=(120, 40))`; the clock starts before "
+        "the session is opened as `cpay ui` opens it (key file unlock, engine, `account()`), "
+        "then `CPayApp` is built and started on its dashboard, `h` is pressed, and the "
+        f"table is polled every {POLL_S * 1000:.0f} ms until it holds the newest page "
+        "(not loading, first row alice's newest transaction), then one more refresh: stop. "
+        "**End**: once every worker is idle, from pressing End until the table holds the "
+        "oldest page with alice's first transaction on the last row and the cursor on it. "
+        f"Medians of {REPETITIONS} launches, each a new app and session. A fresh process's "
+        "start and imports (`python -c 'import cpay_cli.tui.app'`, after a warm-up, median "
+        f"of {BASELINE_RUNS}) are reported beside it: add them for the time from the shell. "
+        "Ratios are to the `cpay history` time (lower is better); the targets are on the "
+        f"absolute seconds. `--quick` uses {QUICK_ROWS:,} rows and one launch."
+    ),
+    run=run,
+)
