@@ -105,6 +105,9 @@ class PaymentForm(CPayScreen):
         api = self.cpay.api
         self.call_api(lambda: api.history(limit=200), self._learn_counterparties, group="names")
 
+    def on_screen_resume(self) -> None:
+        self.query_one("#recipient", Input).focus()
+
     def _learn_counterparties(self, page: object) -> None:
         names = sorted(
             {
