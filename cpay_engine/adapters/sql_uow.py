@@ -173,6 +173,18 @@ class SqlUnitOfWork:
         )
         return KeyRecord(row[0], row[1], bytes(row[2]), row[3], row[4]) if row else None
 
+    def get_key_and_owner(self, key_id: str) -> tuple[KeyRecord | None, UserRecord | None]:
+        row = self._one(
+            "SELECT k.key_id, k.user_id, k.public_key, k.created_at_ms, k.revoked_at_ms, "
+            "u.id, u.handle, u.role, u.created_at_ms "
+            "FROM device_keys k JOIN users u ON u.id = k.user_id WHERE k.key_id = ?",
+            (key_id,),
+        )
+        if row is None:
+            return None, None
+        key = KeyRecord(row[0], row[1], bytes(row[2]), row[3], row[4])
+        return key, UserRecord(row[5], row[6], Role(row[7]), row[8])
+
     def insert_key(self, key: KeyRecord) -> None:
         try:
             self._c.execute(
@@ -344,12 +356,13 @@ class SqlUnitOfWork:
             [(seq, account_id, amount, currency) for account_id, amount, currency in postings],
         )
 
-    def insert_party(self, user_id: str, seq: int, direction: Direction) -> None:
-        self._c.execute(
-            "INSERT INTO tx_parties (user_id, seq, direction) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (user_id, seq, direction.value),
-        )
+    def insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
+        if parties:
+            self._c.executemany(
+                "INSERT INTO tx_parties (user_id, seq, direction) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [(user_id, seq, direction.value) for user_id, direction in parties],
+            )
 
     def insert_receipt(self, seq: int, receipt: ReceiptRecord) -> None:
         self._c.execute(

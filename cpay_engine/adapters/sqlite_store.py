@@ -115,15 +115,13 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[SqlUnitOfWork]:
-        """A read-only snapshot (deferred transaction); never takes the write lock."""
+        """Reads in autocommit: each statement sees a consistent snapshot by itself (the
+        engine's reads here are single statements); never takes the write lock."""
         conn = self._connect()
-        conn.execute("BEGIN")
         try:
             yield SqlUnitOfWork(SqliteDialect(conn))
         except sqlite3.Error as exc:
             raise translate(exc) from None
-        finally:
-            conn.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:

@@ -7,8 +7,9 @@ notifications and feed.
 
 Stages not built yet (rate limit, KYC, limits, fraud, notifications) have their
 place marked in `dispatch` and in handlers. The nonce is recorded in the same
-transaction as the use case, after the signature verifies; a use case that fails
-rolls back to a savepoint, so the nonce is still spent and nothing else is kept.
+transaction as the use case, after the signature verifies; when a use case fails,
+its transaction rolls back and the nonce alone is recorded, so it is still spent
+and nothing else is kept.
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ METHODS: dict[str, Method] = {
 }
 
 
+class _Rejected(Exception):
+    """Carries a use case's CPayError out of its unit of work, which then rolls back."""
+
+    def __init__(self, error: CPayError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 @dataclass(slots=True)
 class Context:
     """Who is asking, through which key, at what engine time, inside which unit of work."""
@@ -192,8 +201,7 @@ class Engine:
             new_key, placeholder, new_body = self._enrollment_key(spec, request, signed, now)
             return self._run(spec, new_key, placeholder, new_body, signed, now)
         with self.store.reader() as reader:
-            found = reader.get_key(signed.key_id)
-            owner = reader.get_user(found.user_id) if found else None
+            found, owner = reader.get_key_and_owner(signed.key_id)
         if found is None or owner is None:
             raise Unauthenticated(
                 f"unknown key {signed.key_id}: this device is not registered with the wallet"
@@ -277,20 +285,23 @@ class Engine:
         signed: pb.SignedRequest,
         now: int,
     ) -> tuple[handlers.Outcome | None, CPayError | None]:
-        """One unit of work: nonce, then the use case inside a savepoint."""
-        outcome: handlers.Outcome | None = None
-        error: CPayError | None = None
-        with self.store.unit_of_work() as uow:
-            # Remember the nonce for as long as this envelope would pass the freshness check.
-            expires = signed.timestamp_ms + FRESHNESS_WINDOW_MS
-            if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
-                raise Unauthenticated(
-                    "this request was already received (replayed nonce): sign a fresh request"
-                )
-            ctx = Context(user=user, key=key, now_ms=now, uow=uow, engine=self)
-            try:
-                with uow.savepoint():
+        """One unit of work: the nonce, then the use case. If the use case fails, the
+        whole unit rolls back and the nonce alone is recorded in a second, tiny one, so
+        the success path pays for no savepoint."""
+        expires = signed.timestamp_ms + FRESHNESS_WINDOW_MS  # as long as it would be fresh
+        try:
+            with self.store.unit_of_work() as uow:
+                if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
+                    raise Unauthenticated(
+                        "this request was already received (replayed nonce): sign a fresh request"
+                    )
+                ctx = Context(user=user, key=key, now_ms=now, uow=uow, engine=self)
+                try:
                     outcome = spec.handler(ctx, body)
-            except CPayError as exc:
-                error = exc
-        return outcome, error
+                except CPayError as error:
+                    raise _Rejected(error) from None
+        except _Rejected as rejected:
+            with self.store.unit_of_work() as uow:
+                uow.record_nonce(key.key_id, signed.nonce, expires, now)
+            return None, rejected.error
+        return outcome, None

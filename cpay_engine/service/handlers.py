@@ -200,13 +200,14 @@ def _post(
         failure_message=failure.message if failure else "",
     )
     seq = uow.insert_transaction(tx)
+    parties: list[tuple[str, Direction]] = []
     if payer is not None:
-        uow.insert_party(payer.id, seq, Direction.OUT)
+        parties.append((payer.id, Direction.OUT))
     receipt = None
     labels: list[tuple[str, int, str]] = []
     if moved:
         assert source is not None
-        uow.insert_party(payee.id, seq, Direction.IN)
+        parties.append((payee.id, Direction.IN))
         uow.insert_postings(
             seq,
             [
@@ -220,6 +221,7 @@ def _post(
         ]
         receipt = _sign_receipt(ctx, tx, labels)
         uow.insert_receipt(seq, receipt)
+    uow.insert_parties(seq, parties)
     uow.append_audit(
         now,
         ctx.user.handle,
