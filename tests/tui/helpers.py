@@ -15,15 +15,14 @@ SETTLE_ROUNDS = 50
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    """Wait until no worker is running and the message queues are drained."""
+    """Wait until no worker is running and what their answers started has been handled."""
     app = pilot.app
     for _ in range(SETTLE_ROUNDS):
         await pilot.pause()
-        if all(worker.is_finished for worker in app.workers):
-            await pilot.pause()
-            if all(worker.is_finished for worker in app.workers):
-                return
-        await app.workers.wait_for_complete()
+        busy = [worker for worker in app.workers if not worker.is_finished]
+        if not busy:
+            return
+        await app.workers.wait_for_complete(busy)
     raise AssertionError(f"workers still running after {SETTLE_ROUNDS} rounds: {app.workers}")
 
 

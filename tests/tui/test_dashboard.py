@@ -63,13 +63,15 @@ async def test_a_memo_with_markup_and_an_escape_sequence_is_drawn_literally(
         assert "\x1b" not in drawn
 
 
-async def test_nothing_needs_attention_when_no_payment_failed_lately(
+async def test_a_failure_older_than_a_week_no_longer_needs_attention(
     seeded: SeededWallet,
 ) -> None:
-    app = seeded.app("bob")
+    # carol's failed payment is from the fixed seeding date, months before today
+    app = seeded.app("carol")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert "Nothing needs attention." in shown(app.screen.query_one("#attention", Static))
+        assert "failed" in column(app.screen.query_one("#latest", DataTable), "Status")
+        assert shown(app.screen.query_one("#attention", Static)) == "Nothing needs attention."
 
 
 async def test_this_weeks_activity_fills_the_trend_and_a_failed_payment_needs_attention(

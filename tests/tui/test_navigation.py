@@ -141,7 +141,6 @@ SMALL_TOUR: list[tuple[tuple[str, ...], type[object]]] = [
     (("enter",), DetailScreen),
     (("escape",), HistoryScreen),
     (("p",), PayScreen),
-    (("ctrl+s",), PayScreen),  # an empty form: field errors, no dialog
     (("@", "b", "o", "b", "tab", "1", "ctrl+s"), ConfirmScreen),
     (("escape",), PayScreen),
     (("escape",), DashboardScreen),  # letters typed into a form are text: leave it first

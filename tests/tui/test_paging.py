@@ -89,15 +89,7 @@ async def test_home_goes_back_to_the_newest_page_after_paging_down(busy: SeededW
 # when it arrives, so on a window with a newer cursor (the one End builds) the handler
 # fetches the newer page, whose _replace does the same: End loads every page back up to
 # the newest and leaves the cursor on the newest row.
-END_LOADS_EVERYTHING = pytest.mark.xfail(
-    strict=True,
-    reason="bug: End chains newer-page fetches until the whole history is loaded "
-    "and the cursor ends on the newest row (HistoryScreen._replace / row_highlighted)",
-)
-
-
-@END_LOADS_EVERYTHING
-async def test_end_shows_the_oldest_page_with_the_cursor_on_the_oldest_transaction(
+async def test_end_shows_the_oldest_page_and_reaching_its_top_loads_one_newer_page(
     busy: SeededWallet,
 ) -> None:
     async with busy.app("bob").run_test(size=(100, 30)) as pilot:
@@ -110,15 +102,6 @@ async def test_end_shows_the_oldest_page_with_the_cursor_on_the_oldest_transacti
         assert grid.row_count == PAGE, "one page, not the whole history"
         assert "newer rows above" in status(pilot)
 
-
-@END_LOADS_EVERYTHING
-async def test_after_end_reaching_the_top_loads_one_newer_page_above_the_cursor(
-    busy: SeededWallet,
-) -> None:
-    async with busy.app("bob").run_test(size=(100, 30)) as pilot:
-        await press(pilot, "h")
-        await press(pilot, "end")
-        grid = table(pilot)
         top = memo_at(grid, 0)
         while grid.row_count == PAGE and grid.cursor_row > 0:
             await press(pilot, "pageup")

@@ -143,6 +143,21 @@ async def test_paying_more_than_the_balance_shows_the_engines_reason_and_moves_n
     assert seeded.available("carol") == CAROL_AVAILABLE
 
 
+# pay.py: #result sits below the Review button in the .form VerticalScroll; at 100x30 (and
+# 80x24) the form is taller than the screen, PaymentForm._result updates the Static without
+# scrolling it into view, and on_screen_resume puts the focus back on the recipient at the
+# top: the outcome (and the "submit again with the same id" advice after OutcomeUnknown)
+# is drawn below the bottom edge (row 33 of 30).
+async def test_the_outcome_of_a_payment_is_on_screen(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "1")
+        await press(pilot, "ctrl+s", "y")
+        result = pilot.app.screen.query_one("#result", Static)
+        assert words(shown(result)).startswith("Done: 1.00 DBL to @carol — completed")
+        assert pilot.app.screen.region.contains_region(result.region), result.region
+
+
 class FlakyLink(SignedClient):
     """bob's real client, except that his first payment is lost in transit: OutcomeUnknown.
 
@@ -198,8 +213,8 @@ async def test_a_retry_after_an_unknown_outcome_reuses_the_payment_id_and_pays_o
         result = words(text_of(pilot, "#result"))
         assert result.startswith("Done: 30.00 DBL to @carol — completed")
         assert result.endswith(f"Id {first_id}")
-        if lose == "reply":
-            assert "already made earlier" in result
+        replayed = "(already made earlier: this is the original result)" in result
+        assert replayed == (lose == "reply"), "a lost reply means the engine replays"
     carols = seeded.api("carol").history(limit=50).transactions
     assert [t.id for t in carols if t.memo == "tickets"] == [first_id]
     assert seeded.available("bob") == BOB_AVAILABLE - 30_00

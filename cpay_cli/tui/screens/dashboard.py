@@ -74,6 +74,7 @@ class DashboardScreen(CPayScreen):
         yield Header()
         yield Static("Balances", classes="title")
         table: DataTable[object] = DataTable(id="balances", cursor_type="none", zebra_stripes=True)
+        table.can_focus = False  # no row cursor: focus goes to the latest activity
         yield table
         with Horizontal(id="trend-row", classes="panel"):
             with Vertical():
@@ -125,6 +126,8 @@ class DashboardScreen(CPayScreen):
         for tx in data.latest:
             latest.add_row(*history_cells(tx), key=tx.id)
         latest.loading = False
+        if self.focused is None:
+            latest.focus()  # it could not take focus while loading
         total_in = format_amount(int(sum(data.money_in)), data.trend_currency)
         total_out = format_amount(int(sum(data.money_out)), data.trend_currency)
         self.query_one("#trend-in-label", Static).update(f"In, 30 days: {total_in} DBL")

@@ -80,6 +80,23 @@ class HistoryScreen(CPayScreen):
     def action_refresh(self) -> None:
         self.action_newest()
 
+    def on_screen_resume(self) -> None:
+        """Back from the detail or another screen: pick up what happened meanwhile, keeping
+        the cursor on the same transaction (only while the newest rows are shown)."""
+        if self.window.newer_cursor or not self.window.rows:
+            return
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        current = self.window.rows[row].id if 0 <= row < len(self.window.rows) else ""
+        api, f = self.cpay.api, self.filter
+
+        def show(page: HistoryPage) -> None:
+            rows = list(page.transactions)
+            index = next((i for i, t in enumerate(rows) if t.id == current), 0)
+            self._replace(Window(rows, page.next_cursor, ""), cursor=index)
+
+        self.call_api(lambda: api.history(limit=PAGE, filter=f), show)
+
     def action_newest(self) -> None:
         api, f = self.cpay.api, self.filter
         self.query_one(DataTable).loading = True
@@ -124,9 +141,11 @@ class HistoryScreen(CPayScreen):
         self._status(f"{label}{n} rows loaded{where}{more} · Enter: detail · /: filter")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self._fetching:
-            return
         row = event.cursor_row
+        # Rebuilding the table queues highlights of rows the cursor has already left
+        # (row 0 on the first add); only the row it is on now may trigger a fetch.
+        if self._fetching or row != event.data_table.cursor_row:
+            return
         if self.window.older_cursor and row >= len(self.window.rows) - PREFETCH_MARGIN:
             self._fetch_older()
         elif self.window.newer_cursor and row <= 0:

@@ -76,22 +76,26 @@ class PaymentForm(CPayScreen):
             yield Input(
                 placeholder="@handle",
                 id="recipient",
+                compact=True,
                 validators=[EngineRule(parse_handle)],
                 suggester=SuggestFromList([], case_sensitive=False),
             )
             yield Static("", id="recipient-error", classes="field-error")
             yield Label("Amount")
-            yield Input(placeholder="12.50", id="amount")
+            yield Input(placeholder="12.50", id="amount", compact=True)
             yield Static("", id="amount-error", classes="field-error")
             if self.fixed_currency is None:
                 yield Label("Currency")
-                yield Input("DBL", id="currency", validators=[EngineRule(parse_currency)])
+                yield Input(
+                    "DBL", id="currency", validators=[EngineRule(parse_currency)], compact=True
+                )
                 yield Static("", id="currency-error", classes="field-error")
             yield Label("Memo")
             yield Input(
                 placeholder="what it is for (optional)",
                 id="memo",
                 validators=[EngineRule(check_memo)],
+                compact=True,
             )
             yield Static("", id="memo-error", classes="field-error")
             yield Static("Fill in the form to see a preview.", id="preview")
@@ -262,6 +266,7 @@ class PaymentForm(CPayScreen):
         result = self.query_one("#result", Static)
         result.set_classes(kind)
         result.update(literal_lines(text.split("\n")))
+        self.call_after_refresh(result.scroll_visible, animate=False)
 
 
 class PayScreen(PaymentForm):
