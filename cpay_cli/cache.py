@@ -94,6 +94,7 @@ class HistoryCache:
             # trigram: substring matches, like the server's history search
             table.enable_fts(["memo", "counterparty"], create_triggers=True, tokenize="trigram")
         self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        table.create_index(["created_at_ms"], if_not_exists=True)
 
     def close(self) -> None:
         self.db.close()

@@ -1,7 +1,9 @@
 """HistoryFilter to SQL conditions, shared by the stores and the client's history cache.
 
 Each caller names its columns (they differ: the ledger joins tx_parties, the cache has
-one flat table); words are left to the caller, whose search machinery differs.
+one flat table); words are left to the caller, whose search machinery differs. Both
+keep their rows in a table called `transactions` with `seq` and `created_at_ms`, indexed
+on `created_at_ms`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cpay_engine.domain.query import HistoryFilter
+
+NO_SEQ = 2**62  # larger than any seq: "no row is in the window"
 
 
 @dataclass(frozen=True)
@@ -50,10 +54,22 @@ def filter_conditions(
         add(f"{c.amount} >= ?", f.min_amount_minor)
     if f.max_amount_minor:
         add(f"{c.amount} <= ?", f.max_amount_minor)
+    # Time bounds also become seq bounds, so a newest-first scan stops at the window's edge
+    # instead of reading every older row. Exact even if times and seqs interleave: every
+    # row at or after `since` has a seq at least the smallest such seq.
     if f.since_ms:
         add(f"{c.created_at} >= ?", f.since_ms)
+        add(
+            f"{c.seq} >= (SELECT coalesce(min(seq), {NO_SEQ}) FROM transactions "
+            "WHERE created_at_ms >= ?)",
+            f.since_ms,
+        )
     if f.until_ms:
         add(f"{c.created_at} < ?", f.until_ms)
+        add(
+            f"{c.seq} <= (SELECT coalesce(max(seq), 0) FROM transactions WHERE created_at_ms < ?)",
+            f.until_ms,
+        )
     return where, args
 
 

@@ -72,6 +72,8 @@ class Method:
     roles: frozenset[Role] | None = None  # None: any signed-in user
     # Signed by a key that is not registered yet; its public half is in the body.
     enrollment: bool = False
+    # Read-only: runs on a read snapshot outside the writer's lock; only the nonce is written.
+    reads_only: bool = False
 
     @property
     def name(self) -> str:
@@ -87,21 +89,39 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("ProcessPayment", pb.PaymentRequest, handlers.process_payment, MOVERS),
-        Method("GetTransactionHistory", pb.TransactionHistoryRequest, handlers.history, ANY),
-        Method("GetTransaction", pb.GetTransactionRequest, handlers.get_transaction, ANY),
-        Method("GetBalances", pb.GetBalancesRequest, handlers.balances, ANY),
-        Method("GetAccount", pb.GetAccountRequest, handlers.account, ANY),
+        Method(
+            "GetTransactionHistory",
+            pb.TransactionHistoryRequest,
+            handlers.history,
+            ANY,
+            reads_only=True,
+        ),
+        Method(
+            "GetTransaction",
+            pb.GetTransactionRequest,
+            handlers.get_transaction,
+            ANY,
+            reads_only=True,
+        ),
+        Method("GetBalances", pb.GetBalancesRequest, handlers.balances, ANY, reads_only=True),
+        Method("GetAccount", pb.GetAccountRequest, handlers.account, ANY, reads_only=True),
         Method("MintDabloons", pb.MintDabloonsRequest, handlers.mint, ADMIN),
         Method("CreateUser", pb.CreateUserRequest, handlers.create_user, ADMIN),
-        Method("ListKeys", pb.ListKeysRequest, handlers.list_keys, ANY),
+        Method("ListKeys", pb.ListKeysRequest, handlers.list_keys, ANY, reads_only=True),
         Method("RotateKey", pb.RotateKeyRequest, handlers.rotate_key, ANY),
         Method("RevokeKey", pb.RevokeKeyRequest, handlers.revoke_key, ANY),
         Method("VerifyLedger", pb.VerifyLedgerRequest, handlers.verify_ledger, ANY),
         Method("CreateInvite", pb.CreateInviteRequest, handlers.create_invite, ADMIN),
         Method("Enroll", pb.EnrollRequest, handlers.enroll, ANY, enrollment=True),
-        Method("ListUsers", pb.ListUsersRequest, handlers.list_users, OVERSEERS),
+        Method("ListUsers", pb.ListUsersRequest, handlers.list_users, OVERSEERS, reads_only=True),
     )
 }
+
+
+def _replayed() -> Unauthenticated:
+    return Unauthenticated(
+        "this request was already received (replayed nonce): sign a fresh request"
+    )
 
 
 class _Rejected(Exception):
@@ -289,12 +309,12 @@ class Engine:
         whole unit rolls back and the nonce alone is recorded in a second, tiny one, so
         the success path pays for no savepoint."""
         expires = signed.timestamp_ms + FRESHNESS_WINDOW_MS  # as long as it would be fresh
+        if spec.reads_only:
+            return self._read(spec, key, user, body, signed, now, expires)
         try:
             with self.store.unit_of_work() as uow:
                 if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
-                    raise Unauthenticated(
-                        "this request was already received (replayed nonce): sign a fresh request"
-                    )
+                    raise _replayed()
                 ctx = Context(user=user, key=key, now_ms=now, uow=uow, engine=self)
                 try:
                     outcome = spec.handler(ctx, body)
@@ -305,3 +325,28 @@ class Engine:
                 uow.record_nonce(key.key_id, signed.nonce, expires, now)
             return None, rejected.error
         return outcome, None
+
+    def _read(
+        self,
+        spec: Method,
+        key: KeyRecord,
+        user: UserRecord,
+        body: Any,
+        signed: pb.SignedRequest,
+        now: int,
+        expires: int,
+    ) -> tuple[handlers.Outcome | None, CPayError | None]:
+        """A read answers from a snapshot without queueing behind writers; its nonce is
+        then recorded, and a replay gets no data, only the error."""
+        outcome: handlers.Outcome | None = None
+        error: CPayError | None = None
+        with self.store.reader() as reader:
+            ctx = Context(user=user, key=key, now_ms=now, uow=reader, engine=self)
+            try:
+                outcome = spec.handler(ctx, body)
+            except CPayError as exc:
+                error = exc
+        with self.store.unit_of_work() as uow:
+            if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
+                raise _replayed()
+        return outcome, error

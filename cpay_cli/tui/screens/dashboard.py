@@ -52,9 +52,12 @@ def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
         cursor = page.next_cursor
         if not cursor:
             break
+    # Bounded in time so that, with nothing to show, the store reads only the window
+    # (a million-row history stays instant); older open payments are in the history.
     attention: list[TransactionView] = []
     for state in (TxStatus.UNKNOWN, TxStatus.PENDING):
-        attention += api.history(limit=20, filter=HistoryFilter(status=state)).transactions
+        recent = HistoryFilter(status=state, since_ms=since)
+        attention += api.history(limit=20, filter=recent).transactions
     recent_failures = HistoryFilter(status=TxStatus.FAILED, since_ms=now_ms - 7 * DAY_MS)
     attention += api.history(limit=20, filter=recent_failures).transactions
     return DashboardData(
@@ -94,9 +97,9 @@ class DashboardScreen(CPayScreen):
         balances = self.query_one("#balances", DataTable)
         balances.add_columns("Currency", "Available", "Pending")
         self.query_one("#latest", DataTable).add_columns(*HISTORY_COLUMNS)
-        self.action_refresh()
 
     def on_screen_resume(self) -> None:
+        # Also sent when the screen is first shown: the one place it loads (not on_mount too).
         self.action_refresh()
 
     def action_refresh(self) -> None:

@@ -43,9 +43,9 @@ class NotificationsScreen(CPayScreen):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("When", "What", "Amount", "Memo")
-        self.action_refresh()
 
     def on_screen_resume(self) -> None:
+        # Also sent when the screen is first shown: the one place it loads.
         self.action_refresh()
 
     def action_refresh(self) -> None:

@@ -59,6 +59,9 @@ CREATE TABLE transactions (
     failure_message TEXT NOT NULL DEFAULT ''
 );
 
+-- Time bounds in history queries become seq bounds through this index (see sql_filters).
+CREATE INDEX transactions_created_at ON transactions (created_at_ms);
+
 CREATE TABLE tx_parties (
     user_id   TEXT NOT NULL,
     seq       BIGINT NOT NULL REFERENCES transactions (seq),

@@ -61,6 +61,9 @@ CREATE TABLE transactions (
 );
 
 -- One row per user who sees a transaction in their history (keyset paging by seq).
+-- Time bounds in history queries become seq bounds through this index (see sql_filters).
+CREATE INDEX transactions_created_at ON transactions (created_at_ms);
+
 CREATE TABLE tx_parties (
     user_id   TEXT NOT NULL,
     seq       INTEGER NOT NULL REFERENCES transactions (seq),
