@@ -14,6 +14,9 @@ from typing import Any
 from cpay_engine.domain.query import HistoryFilter
 
 NO_SEQ = 2**62  # larger than any seq: "no row is in the window"
+# How far a clock may step back (NTP, or servers' clocks disagreeing, which the engine's
+# freshness window already bounds to ±300 s) without a row slipping out of a time window.
+CLOCK_SLACK_MS = 15 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -54,21 +57,24 @@ def filter_conditions(
         add(f"{c.amount} >= ?", f.min_amount_minor)
     if f.max_amount_minor:
         add(f"{c.amount} <= ?", f.max_amount_minor)
-    # Time bounds also become seq bounds, so a newest-first scan stops at the window's edge
-    # instead of reading every older row. Exact even if times and seqs interleave: every
-    # row at or after `since` has a seq at least the smallest such seq.
+    # Time bounds also become seq bounds (one index probe each), so a newest-first scan
+    # stops near the window's edge instead of reading every older row. The exact time
+    # condition stays. The seq bound comes from the last row stamped CLOCK_SLACK_MS before
+    # the window: a row earlier in seq order but stamped inside the window would need a
+    # clock to have stepped back by more than the slack in between.
     if f.since_ms:
         add(f"{c.created_at} >= ?", f.since_ms)
         add(
-            f"{c.seq} >= (SELECT coalesce(min(seq), {NO_SEQ}) FROM transactions "
-            "WHERE created_at_ms >= ?)",
-            f.since_ms,
+            f"{c.seq} > coalesce((SELECT seq FROM transactions WHERE created_at_ms < ? "
+            "ORDER BY created_at_ms DESC LIMIT 1), 0)",
+            f.since_ms - CLOCK_SLACK_MS,
         )
     if f.until_ms:
         add(f"{c.created_at} < ?", f.until_ms)
         add(
-            f"{c.seq} <= (SELECT coalesce(max(seq), 0) FROM transactions WHERE created_at_ms < ?)",
-            f.until_ms,
+            f"{c.seq} < coalesce((SELECT seq FROM transactions WHERE created_at_ms >= ? "
+            f"ORDER BY created_at_ms LIMIT 1), {NO_SEQ})",
+            f.until_ms + CLOCK_SLACK_MS,
         )
     return where, args
 
