@@ -19,7 +19,7 @@ from cpay_engine.domain.query import HistoryFilter
 
 DAY_MS = 86_400_000
 TREND_DAYS = 30
-TREND_MAX_ROWS = 5_000  # the trend reads at most this many recent rows
+TREND_MAX_ROWS = 2_000  # the trend reads at most this many recent rows (and says so)
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class DashboardData:
     money_out: list[float]
     trend_currency: str
     attention: list[TransactionView]
+    trend_capped: bool = False  # more than TREND_MAX_ROWS in the window: totals are partial
 
 
 def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
@@ -39,8 +40,8 @@ def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
     window = HistoryFilter(since_ms=since, currency="DBL", status=TxStatus.COMPLETED)
     days_in = [0] * TREND_DAYS
     days_out = [0] * TREND_DAYS
-    cursor, seen = "", 0
-    while seen < TREND_MAX_ROWS:
+    cursor, seen, capped = "", 0, False
+    while True:
         page = api.history(limit=500, before_cursor=cursor, filter=window)
         for tx in page.transactions:
             day = min(TREND_DAYS - 1, max(0, (tx.created_at_ms - since) // DAY_MS))
@@ -51,6 +52,9 @@ def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
         seen += len(page.transactions)
         cursor = page.next_cursor
         if not cursor:
+            break
+        if seen >= TREND_MAX_ROWS:
+            capped = True
             break
     # Bounded in time so that, with nothing to show, the store reads only the window
     # (a million-row history stays instant); older open payments are in the history.
@@ -67,6 +71,7 @@ def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
         [float(v) for v in days_out],
         "DBL",
         attention,
+        capped,
     )
 
 
@@ -133,8 +138,9 @@ class DashboardScreen(CPayScreen):
             latest.focus()  # it could not take focus while loading
         total_in = format_amount(int(sum(data.money_in)), data.trend_currency)
         total_out = format_amount(int(sum(data.money_out)), data.trend_currency)
-        self.query_one("#trend-in-label", Static).update(f"In, 30 days: {total_in} DBL")
-        self.query_one("#trend-out-label", Static).update(f"Out, 30 days: {total_out} DBL")
+        window = f"last {TREND_MAX_ROWS} payments" if data.trend_capped else "30 days"
+        self.query_one("#trend-in-label", Static).update(f"In, {window}: {total_in} DBL")
+        self.query_one("#trend-out-label", Static).update(f"Out, {window}: {total_out} DBL")
         self.query_one("#trend-in", Sparkline).data = data.money_in
         self.query_one("#trend-out", Sparkline).data = data.money_out
         attention = self.query_one("#attention", Static)
