@@ -32,6 +32,7 @@ def mint(
     """Mint Dabloons from the treasury to a user."""
     order = parse_order(recipient, amount, currency, memo, payment_id)
     s = session(ctx)
+    api = s.api()  # unlock the key first: the confirmation is the last step before sending
     confirm(
         [
             f"Mint {order.amount} from the treasury to @{order.recipient} "
@@ -41,7 +42,7 @@ def mint(
         yes=yes,
         action="minting",
     )
-    result = s.api().mint(
+    result = api.mint(
         payment_id=order.payment_id,
         recipient=order.recipient,
         amount_minor=order.amount_minor,

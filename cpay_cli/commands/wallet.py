@@ -282,12 +282,13 @@ def register(app: typer.Typer) -> None:
         """Pay someone. Shows a preview and asks first."""
         order = parse_order(recipient, amount, currency, memo, payment_id)
         s = session(ctx)
+        api = s.api()  # unlock the key first: the confirmation is the last step before sending
         preview = [
             f"Pay {order.amount} from @{s.acting_handle()} to @{order.recipient} ({mode_label(s)})",
             f"  payment id {order.payment_id}" + (f"; memo: {memo!r}" if memo else ""),
         ]
         confirm(preview, yes=yes, action="a payment")
-        result = s.api().pay(
+        result = api.pay(
             payment_id=order.payment_id,
             recipient=order.recipient,
             amount_minor=order.amount_minor,
