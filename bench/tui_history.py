@@ -257,11 +257,11 @@ def bulk_insert(db: Path, rows: int, first_ms: int, last_ms: int) -> tuple[str, 
                 yield (users[payer], base + 1 + i, "out")
                 yield (users[payee], base + 1 + i, "in")
 
-        def postings() -> Iterator[tuple[int, int, int, str]]:
+        def postings() -> Iterator[tuple[int, int, int, int, str]]:
             for i in range(rows):
                 payer, payee, amount = order(i)
-                yield (base + 1 + i, accounts[users[payer]], -amount, CURRENCY)
-                yield (base + 1 + i, accounts[users[payee]], amount, CURRENCY)
+                yield (base + 1 + i, 0, accounts[users[payer]], -amount, CURRENCY)
+                yield (base + 1 + i, 1, accounts[users[payee]], amount, CURRENCY)
 
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
@@ -274,7 +274,8 @@ def bulk_insert(db: Path, rows: int, first_ms: int, last_ms: int) -> tuple[str, 
             "INSERT INTO tx_parties (user_id, seq, direction) VALUES (?, ?, ?)", parties()
         )
         conn.executemany(
-            "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)",
+            "INSERT INTO postings (seq, idx, account_id, amount_minor, currency) "
+            "VALUES (?, ?, ?, ?, ?)",
             postings(),
         )
         conn.execute(

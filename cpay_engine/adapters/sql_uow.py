@@ -352,8 +352,12 @@ class SqlUnitOfWork:
 
     def insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
         self._c.executemany(
-            "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)",
-            [(seq, account_id, amount, currency) for account_id, amount, currency in postings],
+            "INSERT INTO postings (seq, idx, account_id, amount_minor, currency) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (seq, idx, account_id, amount, currency)
+                for idx, (account_id, amount, currency) in enumerate(postings)
+            ],
         )
 
     def insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
@@ -384,7 +388,7 @@ class SqlUnitOfWork:
         rows = self._c.execute(
             "SELECT coalesce('@' || u.handle || ':' || a.currency, a.name), p.amount_minor, "
             "p.currency FROM postings p JOIN accounts a ON a.id = p.account_id "
-            "LEFT JOIN users u ON u.id = a.user_id WHERE p.seq = ? ORDER BY p.id",
+            "LEFT JOIN users u ON u.id = a.user_id WHERE p.seq = ? ORDER BY p.idx",
             (seq,),
         )
         return [PostingRecord(r[0], r[1], r[2]) for r in rows]

@@ -70,14 +70,13 @@ CREATE TABLE tx_parties (
 );
 
 CREATE TABLE postings (
-    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     seq          BIGINT NOT NULL REFERENCES transactions (seq),
+    idx          SMALLINT NOT NULL,
     account_id   BIGINT NOT NULL REFERENCES accounts (id),
     amount_minor BIGINT NOT NULL CHECK (amount_minor <> 0),
-    currency     TEXT NOT NULL
+    currency     TEXT NOT NULL,
+    PRIMARY KEY (seq, idx)
 );
-CREATE INDEX postings_seq ON postings (seq);
-CREATE INDEX postings_account ON postings (account_id, seq);
 
 CREATE TABLE receipts (
     seq       BIGINT PRIMARY KEY REFERENCES transactions (seq),

@@ -41,7 +41,9 @@ CREATE TABLE accounts (
 CREATE UNIQUE INDEX accounts_user_currency ON accounts (user_id, currency) WHERE user_id IS NOT NULL;
 
 CREATE TABLE transactions (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- rowid alias, not AUTOINCREMENT: rows are never deleted, so seqs are never reused,
+    -- and a commit does not also rewrite sqlite_sequence
+    seq             INTEGER PRIMARY KEY,
     id              TEXT NOT NULL UNIQUE,
     kind            TEXT NOT NULL CHECK (kind IN ('payment', 'mint')),
     status          TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'failed', 'unknown')),
@@ -71,15 +73,16 @@ CREATE TABLE tx_parties (
     PRIMARY KEY (user_id, seq)
 ) WITHOUT ROWID;
 
+-- Clustered by transaction: a payment's postings land on one page (no extra indexes to
+-- write at every commit); `idx` keeps their order.
 CREATE TABLE postings (
-    id           INTEGER PRIMARY KEY,
     seq          INTEGER NOT NULL REFERENCES transactions (seq),
+    idx          INTEGER NOT NULL,
     account_id   INTEGER NOT NULL REFERENCES accounts (id),
     amount_minor INTEGER NOT NULL CHECK (amount_minor <> 0),
-    currency     TEXT NOT NULL
-);
-CREATE INDEX postings_seq ON postings (seq);
-CREATE INDEX postings_account ON postings (account_id, seq);
+    currency     TEXT NOT NULL,
+    PRIMARY KEY (seq, idx)
+) WITHOUT ROWID;
 
 CREATE TABLE receipts (
     seq       INTEGER PRIMARY KEY REFERENCES transactions (seq),
