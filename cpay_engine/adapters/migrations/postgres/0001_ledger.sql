@@ -85,13 +85,15 @@ CREATE TABLE receipts (
     signature BYTEA NOT NULL
 );
 
+-- Keyed by expiry first: a replay is the same signed envelope, so it has the same
+-- timestamp, hence the same expiry, and collides on this key. New rows append at the end
+-- of the index and pruning deletes a prefix; no second index to write at every commit.
 CREATE TABLE nonces (
     key_id        TEXT NOT NULL,
     nonce         BYTEA NOT NULL,
     expires_at_ms BIGINT NOT NULL,
-    PRIMARY KEY (key_id, nonce)
+    PRIMARY KEY (expires_at_ms, key_id, nonce)
 );
-CREATE INDEX nonces_expiry ON nonces (expires_at_ms);
 
 CREATE TABLE audit_log (
     seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
