@@ -38,8 +38,15 @@ from cpay_engine.api import (
     VerifyReport,
 )
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
-from cpay_engine.domain.query import HistoryFilter, check_limit, validated
-from cpay_engine.errors import InvalidInput, OutcomeUnknown, Unavailable
+from cpay_engine.domain.query import (
+    FIRST,
+    HistoryFilter,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    validated,
+)
+from cpay_engine.errors import OutcomeUnknown, Unavailable
 
 SYNC_PAGE = 500
 CACHE_COLUMNS = Columns(
@@ -213,15 +220,6 @@ def _view(r: dict[str, Any]) -> TransactionView:
     )
 
 
-def _seq(cursor: str) -> int:
-    if not cursor:
-        return 0
-    prefix, _, seq = cursor.partition(".")
-    if prefix != "c1" or not seq.isdigit():
-        raise InvalidInput("the history cursor is not valid: start over")
-    return int(seq)
-
-
 class CachingEngine:
     """PaymentsAPI over a remote engine, answering history from the synced cache."""
 
@@ -249,7 +247,7 @@ class CachingEngine:
 
     def sync(self) -> bool:
         """Fetch what is new since the cursor. False (with a warning) when unreachable."""
-        cursor = self.cache.sync_cursor or "c1.0"
+        cursor = self.cache.sync_cursor or FIRST
         try:
             while True:
                 page = self.remote.history(
@@ -285,11 +283,11 @@ class CachingEngine:
         if not before_cursor and not self.offline:
             self.sync()
         if after_cursor:  # oldest first above the cursor, as the server answers
-            rows = self.cache.page(f, 0, limit, after_seq=_seq(after_cursor))
-            newest = f"c1.{rows[-1].seq}" if rows else after_cursor
+            rows = self.cache.page(f, 0, limit, after_seq=decode_cursor(after_cursor))
+            newest = encode_cursor(rows[-1].seq) if rows else after_cursor
             return HistoryPage(tuple(rows), newest if len(rows) == limit else "", newest)
-        rows = self.cache.page(f, _seq(before_cursor), limit)
-        next_cursor = f"c1.{rows[-1].seq}" if len(rows) == limit else ""
+        rows = self.cache.page(f, decode_cursor(before_cursor), limit)
+        next_cursor = encode_cursor(rows[-1].seq) if len(rows) == limit else ""
         return HistoryPage(tuple(rows), next_cursor, self.cache.sync_cursor)
 
     def transaction(self, tx_id: str) -> TransactionView:

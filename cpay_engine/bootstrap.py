@@ -11,7 +11,6 @@ from pathlib import Path
 
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.adapters.sqlite_store import SqliteStore
-from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.errors import InvalidInput
 from cpay_engine.service.engine import Engine, wall_clock_ms
 from cpay_engine.service.ports import Store, UserRecord
@@ -24,31 +23,14 @@ def open_local_engine(
     clock: Callable[[], int] = wall_clock_ms,
 ) -> Engine:
     """The engine on an embedded SQLite file (created and migrated if needed)."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    return Engine(SqliteStore(db_path), receipt_key=receipt_key, clock=clock)
-
-
-def open_local(
-    db_path: Path,
-    device_key: SigningKey,
-    *,
-    receipt_key: Callable[[], SigningKey],
-    clock: Callable[[], int] = wall_clock_ms,
-) -> SignedClient:
-    """LocalEngine: a PaymentsAPI signing with `device_key`, engine in this process."""
-    engine = open_local_engine(db_path, receipt_key=receipt_key, clock=clock)
-    return SignedClient(InProcessTransport(engine), device_key)
+    return open_engine_at(DbUrl("sqlite", db_path), receipt_key=receipt_key, clock=clock)
 
 
 def initialize_local(
     db_path: Path, handle: str, device_key: SigningKey, engine_key: SigningKey
 ) -> UserRecord:
     """Create a local wallet: schema, the engine's receipt key, the first (admin) user."""
-    engine = open_local_engine(db_path, receipt_key=lambda: engine_key)
-    try:
-        return engine.initialize(handle, device_key.public_key)
-    finally:
-        engine.close()
+    return initialize_at(DbUrl("sqlite", db_path), handle, device_key, engine_key)
 
 
 @dataclass(frozen=True)

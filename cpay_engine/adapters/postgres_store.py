@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_uow import SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
 from cpay_engine.service.ports import TransientStoreError
@@ -32,13 +32,7 @@ MIGRATION_LOCK = 0x43504159_02
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    pkg = resources.files("cpay_engine.adapters.migrations.postgres")
-    found = [
-        (int(e.name.split("_", 1)[0]), e.name, e.read_text())
-        for e in pkg.iterdir()
-        if e.name.endswith(".sql")
-    ]
-    return sorted(found)
+    return load_migrations("postgres")
 
 
 SCHEMA_VERSION = max(v for v, _, _ in migrations())

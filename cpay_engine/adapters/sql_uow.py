@@ -7,7 +7,6 @@ driver errors mean "constraint violated".
 
 from __future__ import annotations
 
-import contextlib
 import random
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
@@ -102,23 +101,9 @@ _ACCOUNT_COLUMNS = "id, name, user_id, currency, balance_minor, may_go_negative"
 class SqlUnitOfWork:
     def __init__(self, dialect: Dialect) -> None:
         self._c = dialect
-        self._sp = 0
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self._c.execute(sql, args).fetchone()
-
-    @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
-        self._sp += 1
-        name = f"sp{self._sp}"
-        self._c.execute(f"SAVEPOINT {name}")
-        try:
-            yield
-        except BaseException:
-            self._c.execute(f"ROLLBACK TO {name}")
-            self._c.execute(f"RELEASE {name}")
-            raise
-        self._c.execute(f"RELEASE {name}")
 
     # --- requests ----------------------------------------------------------------------
 

@@ -12,10 +12,10 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_uow import SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
 
@@ -23,14 +23,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, name, sql) for every file in migrations/sqlite, in order."""
-    pkg = resources.files("cpay_engine.adapters.migrations.sqlite")
-    found = []
-    for entry in pkg.iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text()))
-    return sorted(found)
+    return load_migrations("sqlite")
 
 
 SCHEMA_VERSION = max(v for v, _, _ in migrations())

@@ -46,6 +46,24 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 500
 
 
+FIRST = "c1.0"  # the cursor before the oldest row: after_cursor=FIRST reads from the start
+
+
+def encode_cursor(seq: int) -> str:
+    """History cursors are opaque to clients; this is their one encoder."""
+    return f"c1.{seq}"
+
+
+def decode_cursor(text: str) -> int:
+    """'' -> 0 (no bound); anything not made by encode_cursor is InvalidInput."""
+    if not text:
+        return 0
+    prefix, _, seq = text.partition(".")
+    if prefix != "c1" or not seq.isdigit():
+        raise InvalidInput("the history cursor is not one this server gave out: start over")
+    return int(seq)
+
+
 def check_limit(limit: int) -> int:
     """0 is the wire's 'not set' and means the default page."""
     limit = limit or DEFAULT_PAGE

@@ -118,10 +118,28 @@ METHODS: dict[str, Method] = {
 }
 
 
-def _replayed() -> Unauthenticated:
-    return Unauthenticated(
-        "this request was already received (replayed nonce): sign a fresh request"
-    )
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A verified request on its way through one unit of work."""
+
+    spec: Method
+    key: KeyRecord
+    user: UserRecord
+    body: Any
+    signed: pb.SignedRequest
+    now: int
+
+    def context(self, uow: UnitOfWork, engine: Engine) -> Context:
+        return Context(user=self.user, key=self.key, now_ms=self.now, uow=uow, engine=engine)
+
+    def spend_nonce(self, uow: UnitOfWork, *, replay_is_error: bool = True) -> None:
+        """Record the nonce for as long as this envelope would pass the freshness check."""
+        expires = self.signed.timestamp_ms + FRESHNESS_WINDOW_MS
+        fresh = uow.record_nonce(self.key.key_id, self.signed.nonce, expires, self.now)
+        if not fresh and replay_is_error:
+            raise Unauthenticated(
+                "this request was already received (replayed nonce): sign a fresh request"
+            )
 
 
 class _Rejected(Exception):
@@ -280,9 +298,11 @@ class Engine:
         signed: pb.SignedRequest,
         now: int,
     ) -> Message:
+        call = _Call(spec, key, user, body, signed, now)
+        run = self._read if spec.reads_only else self._write
         for attempt in range(TRANSIENT_ATTEMPTS):
             try:
-                outcome, error = self._attempt(spec, key, user, body, signed, now)
+                outcome, error = run(call)
                 break
             except TransientStoreError:
                 log.info("transient conflict in %s (attempt %d); retrying", spec.rpc, attempt + 1)
@@ -296,57 +316,33 @@ class Engine:
             raise outcome.error
         return outcome.response
 
-    def _attempt(
-        self,
-        spec: Method,
-        key: KeyRecord,
-        user: UserRecord,
-        body: Any,
-        signed: pb.SignedRequest,
-        now: int,
-    ) -> tuple[handlers.Outcome | None, CPayError | None]:
+    def _write(self, call: _Call) -> tuple[handlers.Outcome | None, CPayError | None]:
         """One unit of work: the nonce, then the use case. If the use case fails, the
         whole unit rolls back and the nonce alone is recorded in a second, tiny one, so
         the success path pays for no savepoint."""
-        expires = signed.timestamp_ms + FRESHNESS_WINDOW_MS  # as long as it would be fresh
-        if spec.reads_only:
-            return self._read(spec, key, user, body, signed, now, expires)
         try:
             with self.store.unit_of_work() as uow:
-                if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
-                    raise _replayed()
-                ctx = Context(user=user, key=key, now_ms=now, uow=uow, engine=self)
+                call.spend_nonce(uow)
                 try:
-                    outcome = spec.handler(ctx, body)
+                    outcome = call.spec.handler(call.context(uow, self), call.body)
                 except CPayError as error:
                     raise _Rejected(error) from None
         except _Rejected as rejected:
             with self.store.unit_of_work() as uow:
-                uow.record_nonce(key.key_id, signed.nonce, expires, now)
+                call.spend_nonce(uow, replay_is_error=False)
             return None, rejected.error
         return outcome, None
 
-    def _read(
-        self,
-        spec: Method,
-        key: KeyRecord,
-        user: UserRecord,
-        body: Any,
-        signed: pb.SignedRequest,
-        now: int,
-        expires: int,
-    ) -> tuple[handlers.Outcome | None, CPayError | None]:
+    def _read(self, call: _Call) -> tuple[handlers.Outcome | None, CPayError | None]:
         """A read answers from a snapshot without queueing behind writers; its nonce is
         then recorded, and a replay gets no data, only the error."""
         outcome: handlers.Outcome | None = None
         error: CPayError | None = None
         with self.store.reader() as reader:
-            ctx = Context(user=user, key=key, now_ms=now, uow=reader, engine=self)
             try:
-                outcome = spec.handler(ctx, body)
+                outcome = call.spec.handler(call.context(reader, self), call.body)
             except CPayError as exc:
                 error = exc
         with self.store.unit_of_work() as uow:
-            if not uow.record_nonce(key.key_id, signed.nonce, expires, now):
-                raise _replayed()
+            call.spend_nonce(uow)
         return outcome, error

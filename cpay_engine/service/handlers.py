@@ -29,7 +29,13 @@ from cpay_engine.domain.model import (
     parse_payment_id,
 )
 from cpay_engine.domain.money import DABLOON, check_amount_minor, format_amount, parse_currency
-from cpay_engine.domain.query import HistoryFilter, check_limit, validated
+from cpay_engine.domain.query import (
+    HistoryFilter,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    validated,
+)
 from cpay_engine.domain.receipts import receipt_payload
 from cpay_engine.domain.signing import key_id_for, key_proof_input, receipt_input
 from cpay_engine.errors import (
@@ -337,19 +343,6 @@ def _replay(
 # --- reads -------------------------------------------------------------------------------
 
 
-def _cursor(seq: int) -> str:
-    return f"c1.{seq}" if seq else ""
-
-
-def _parse_cursor(text: str) -> int:
-    if not text:
-        return 0
-    prefix, _, seq = text.partition(".")
-    if prefix != "c1" or not seq.isdigit():
-        raise InvalidInput("the history cursor is not one this server gave out: start over")
-    return int(seq)
-
-
 def _filter(f: pb.HistoryFilter) -> HistoryFilter:
     return validated(
         HistoryFilter(
@@ -368,8 +361,8 @@ def _filter(f: pb.HistoryFilter) -> HistoryFilter:
 
 def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
     limit = check_limit(body.limit)
-    before = _parse_cursor(body.before_cursor)
-    after = _parse_cursor(body.after_cursor)
+    before = decode_cursor(body.before_cursor)
+    after = decode_cursor(body.after_cursor)
     ascending = bool(body.after_cursor)  # a sync: everything after the cursor, oldest first
     rows = ctx.uow.history(ctx.user.id, _filter(body.filter), before, after, limit, ascending)
     response = pb.TransactionHistoryResponse()
@@ -382,9 +375,9 @@ def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
             response.transactions.append(transaction_pb(row, row.direction))
     if len(rows) == limit:
         edge = rows[-1].seq
-        response.next_cursor = _cursor(edge)
+        response.next_cursor = encode_cursor(edge)
     newest = max((r.seq for r in rows), default=after)
-    response.sync_cursor = _cursor(newest)
+    response.sync_cursor = encode_cursor(newest) if newest else ""
     return Outcome(response)
 
 

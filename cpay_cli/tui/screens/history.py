@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import HISTORY_COLUMNS, history_cells
 from cpay_engine.api import HistoryPage, TransactionView
-from cpay_engine.domain.query import HistoryFilter, parse_query
+from cpay_engine.domain.query import FIRST, HistoryFilter, encode_cursor, parse_query
 from cpay_engine.errors import CPayError
 
 PAGE = 100
@@ -106,7 +106,7 @@ class HistoryScreen(CPayScreen):
         api, f = self.cpay.api, self.filter
         self.query_one(DataTable).loading = True
         self.call_api(
-            lambda: api.history(limit=PAGE, after_cursor="c1.0", filter=f), self._show_oldest
+            lambda: api.history(limit=PAGE, after_cursor=FIRST, filter=f), self._show_oldest
         )
 
     def _show_newest(self, page: HistoryPage) -> None:
@@ -115,7 +115,7 @@ class HistoryScreen(CPayScreen):
 
     def _show_oldest(self, page: HistoryPage) -> None:
         rows = list(reversed(page.transactions))  # oldest first from the engine
-        newer = f"c1.{rows[0].seq}" if rows and len(page.transactions) == PAGE else ""
+        newer = encode_cursor(rows[0].seq) if rows and len(page.transactions) == PAGE else ""
         self._replace(Window(rows, "", newer), cursor=max(len(rows) - 1, 0))
 
     def _replace(self, window: Window, cursor: int) -> None:
@@ -171,7 +171,7 @@ class HistoryScreen(CPayScreen):
         if len(self.window.rows) > MAX_WINDOW:  # keep memory bounded: re-window here
             keep = self.window.rows[-MAX_WINDOW // 2 :]
             cursor_id = self.window.rows[table.cursor_row].id if self.window.rows else ""
-            newer = f"c1.{keep[0].seq}"
+            newer = encode_cursor(keep[0].seq)
             self._replace(
                 Window(keep, self.window.older_cursor, newer),
                 cursor=next((i for i, t in enumerate(keep) if t.id == cursor_id), 0),
@@ -194,10 +194,10 @@ class HistoryScreen(CPayScreen):
         has_more = len(page.transactions) == PAGE
         rows = (newer + self.window.rows)[:MAX_WINDOW]
         older = self.window.older_cursor or (
-            f"c1.{rows[-1].seq}" if len(rows) < len(newer) + len(self.window.rows) else ""
+            encode_cursor(rows[-1].seq) if len(rows) < len(newer) + len(self.window.rows) else ""
         )
         self._replace(
-            Window(rows, older, f"c1.{rows[0].seq}" if has_more and rows else ""),
+            Window(rows, older, encode_cursor(rows[0].seq) if has_more and rows else ""),
             cursor=len(newer),
         )
 
