@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from cpay_cli.tui.screens.pay import Order, PaymentForm
-from cpay_engine.api import PaymentResult
+from cpay_cli.tui.screens.pay import MoneyCall, PaymentForm
 
 
 class AdminScreen(PaymentForm):
     VERB = "Mint"
     fixed_currency = "DBL"
 
-    def send(self, order: Order, payment_id: str) -> PaymentResult:
-        return self.cpay.api.mint(
-            payment_id=payment_id,
-            recipient=order.recipient,
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            memo=order.memo,
-        )
+    def operation(self) -> MoneyCall:
+        return self.cpay.api.mint
 
     def on_mount(self) -> None:
         super().on_mount()

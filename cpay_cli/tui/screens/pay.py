@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +25,12 @@ from cpay_engine.api import PaymentResult
 from cpay_engine.domain.model import check_memo, parse_handle
 from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
 from cpay_engine.errors import CPayError, OutcomeUnknown, Unavailable
+
+
+class MoneyCall(Protocol):
+    def __call__(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult: ...
 
 
 class EngineRule(Validator):
@@ -226,8 +233,12 @@ class PaymentForm(CPayScreen):
             lambda: self.send(order, payment_id), self._sent, group="send", failed=self._send_failed
         )
 
+    def operation(self) -> MoneyCall:
+        """The PaymentsAPI call this form makes (pay; the admin form mints)."""
+        return self.cpay.api.pay
+
     def send(self, order: Order, payment_id: str) -> PaymentResult:
-        return self.cpay.api.pay(
+        return self.operation()(
             payment_id=payment_id,
             recipient=order.recipient,
             amount_minor=order.amount_minor,
