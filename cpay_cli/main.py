@@ -1,13 +1,16 @@
 """The `cpay` command: Typer app, global options, and the one place errors become exit codes.
 
 Heavy modules (the engine, protobuf, cryptography, rich tables) are imported inside
-the commands that need them, so `cpay --help` stays fast.
+the commands that need them, so `cpay --help` stays fast. The console script goes
+further (`run`): it registers only the command group its arguments name, so `cpay
+balance` neither imports nor builds `cpay server …` and the other groups.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -59,7 +62,7 @@ class CPayGroup(TyperGroup):
                 ctx.obj.close()
 
 
-app = typer.Typer(
+_app = typer.Typer(
     name="cpay",
     cls=CPayGroup,
     help="CPay: payments from the terminal. Dabloons (DBL) on a double-entry ledger.",
@@ -71,7 +74,7 @@ app = typer.Typer(
 )
 
 
-@app.callback()
+@_app.callback()
 def main(
     ctx: typer.Context,
     profile: str | None = typer.Option(
@@ -85,21 +88,71 @@ def main(
     ctx.obj = Session(profile_name=profile, as_handle=as_handle, debug=debug)
 
 
-def _register() -> None:
-    from cpay_cli.commands import admin, demo, keys, profiles, server, ui, users, wallet
+# The top-level commands live in these modules (each has `register(app)`), the groups
+# in these sub-apps (`cpay user …` is cpay_cli/commands/users.py's `app`).
+_COMMAND_MODULES = ("wallet", "ui", "demo")
+_GROUPS = {
+    "user": "users",
+    "key": "keys",
+    "admin": "admin",
+    "profile": "profiles",
+    "server": "server",
+}
+# Global options that take a value, so the command name is found after it.
+_VALUED_OPTIONS = ("--profile", "--as")
+_registered: set[str] = set()
+_ALL = "*"
 
-    wallet.register(app)
-    ui.register(app)
-    demo.register(app)
-    app.add_typer(users.app, name="user")
-    app.add_typer(keys.app, name="key")
-    app.add_typer(admin.app, name="admin")
-    app.add_typer(profiles.app, name="profile")
-    app.add_typer(server.app, name="server")
+
+def _register(group: str = _ALL) -> None:
+    """Add the top-level commands and the sub-app of `group` ("" none, "*" all)."""
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        if name not in _registered:
+            importlib.import_module(f"cpay_cli.commands.{name}").register(_app)
+            _registered.add(name)
+    for name, module in _GROUPS.items():
+        if group in (_ALL, name) and name not in _registered:
+            sub = importlib.import_module(f"cpay_cli.commands.{module}").app
+            _app.add_typer(sub, name=name)
+            _registered.add(name)
 
 
-_register()
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs (`cpay --profile x admin mint …` → "admin"); None for help."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUED_OPTIONS:
+            next(args, None)
+        elif arg in ("-h", "--help"):
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _top_level_names() -> set[str]:
+    return {
+        info.name or getattr(info.callback, "__name__", "").replace("_", "-")
+        for info in _app.registered_commands
+    }
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from cpay_cli.main import app` (tests): the whole command tree.
+    if name == "app":
+        _register()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
-    app()
+    command = _command_named(sys.argv[1:])
+    if command in _GROUPS:
+        _register(command)
+    else:
+        _register("")
+        if command not in _top_level_names():  # help, or a typo to suggest names for
+            _register()
+    _app()

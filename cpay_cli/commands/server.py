@@ -67,6 +67,7 @@ def run(
     workers: int = typer.Option(16, "--workers", help="Threads serving RPCs."),
 ) -> None:
     """Serve the engine over gRPC until SIGTERM/SIGINT (then finish in-flight calls)."""
+    from cpay_cli.launch import long_running
     from cpay_engine.bootstrap import open_engine_at, parse_db_url
     from cpay_engine.rpc.server import TlsFiles, serve_until_signalled, start_server
     from cpay_engine.rpc.transport import parse_target
@@ -102,6 +103,7 @@ def run(
         '"msg":"%(message)s"}',
     )
     engine = open_engine_at(url, receipt_key=lambda: engine_key)
+    long_running()
     tls = TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else None
     running = start_server(engine, listen, tls=tls, reflection=reflection, max_workers=workers)
     host = listen.rpartition(":")[0]

@@ -21,6 +21,7 @@ def open_dashboard(s: Session) -> None:
     # prompt or an error ("no profile", "server unreachable") reads like any command's.
     api = s.api()
     account = api.account()
+    from cpay_cli.launch import long_running
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
     from cpay_cli.tui.context import UiContext
 
@@ -31,4 +32,5 @@ def open_dashboard(s: Session) -> None:
         target=profile.target,
         trusted_engine_keys=s.trusted_engine_keys,
     )
+    long_running()
     CPayApp(api, context, account).run()

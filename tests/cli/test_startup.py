@@ -86,3 +86,47 @@ def test_the_installed_cpay_script_prints_help_and_exits_0(tmp_path: Path) -> No
     assert "pay" in done.stdout
     assert done.stderr == ""
     assert not (tmp_path / "home").exists()  # help touches no file
+
+
+def _script(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPAY_")}
+    env["CPAY_HOME"] = str(tmp_path / "home")
+    return subprocess.run(
+        [str(VENV_CPAY), *args], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+
+
+def test_the_script_finds_a_group_after_global_options(tmp_path: Path) -> None:
+    # The console script registers only the group its arguments name (cpay_cli.main.run).
+    done = _script(["--profile", "nope", "--debug", "admin", "--help"], tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert "Usage: cpay admin" in done.stdout
+    assert "mint" in done.stdout
+
+
+def test_the_script_still_suggests_a_group_for_a_typo(tmp_path: Path) -> None:
+    done = _script(["amdin", "mint"], tmp_path)
+
+    assert done.returncode == 2
+    assert "No such command 'amdin'. Did you mean 'admin'?" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["balance"], "balance"),
+        (["--profile", "admin", "balance"], "balance"),  # an option's value is not a command
+        (["--as", "bob", "--debug", "key", "list"], "key"),
+        (["--profile=x", "server", "run"], "server"),
+        (["--help", "admin"], None),
+        (["-h"], None),
+        ([], None),
+    ],
+)
+def test_the_command_is_the_first_word_that_is_not_an_option(
+    argv: list[str], command: str | None
+) -> None:
+    from cpay_cli.main import _command_named
+
+    assert _command_named(argv) == command
