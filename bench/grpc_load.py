@@ -5,10 +5,12 @@ engine in-process (setup, not measured). `measure` runs closed-loop client threa
 with its own channel, for a warm-up and then a timed window, and counts the calls
 answered inside the window. `TimedEngine`/`TimedStore` wrap the server's engine and
 store (same objects underneath) to split the server side of a request into stages:
-`dispatch` (all of Engine.dispatch), `read` (the key/user lookup snapshot), `begin`
-(opening the write transaction: BEGIN IMMEDIATE on SQLite, including waiting for the
-write lock; taking a pool connection on PostgreSQL), `work` (the use case's statements)
-and `commit` (COMMIT, which waits for the WAL flush).
+`dispatch` (all of Engine.dispatch), `read` (the key/user lookup snapshot), and the
+three parts of a `Store.write`: `begin` (until the caller's own statements start:
+taking a pool connection on PostgreSQL; on SQLite, queueing for the write lock, BEGIN
+IMMEDIATE and the work of the callers batched ahead of it), `work` (its own statements)
+and `commit` (until its result is back: on SQLite the callers batched after it, and the
+COMMIT with its WAL flush). On SQLite it also counts COMMITs and the writes in them.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from cpay_engine.adapters.crypto import SigningKey
+from cpay_engine.adapters.sqlite_store import SqliteStore
 from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.domain.model import Role, TxStatus
 from cpay_engine.domain.signing import signing_input
@@ -73,6 +76,10 @@ class StageTimes:
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
         self.enabled = False
+        # Running totals a store keeps (SqliteStore: COMMITs and the writes in them);
+        # a window records how much they grew as counts without seconds.
+        self.counters: Callable[[], dict[str, int]] | None = None
+        self._counted: dict[str, int] = {}
 
     def add(self, stage: str, seconds: float) -> None:
         if self.enabled:
@@ -84,12 +91,17 @@ class StageTimes:
         with self._lock:
             self.seconds.clear()
             self.calls.clear()
+            self._counted = self.counters() if self.counters else {}
             self.enabled = True
 
     def stop(self) -> StageSnapshot:
         with self._lock:
             self.enabled = False
-            return StageSnapshot(dict(self.seconds), dict(self.calls))
+            calls = dict(self.calls)
+            if self.counters is not None:
+                for name, total in self.counters().items():
+                    calls[name] = total - self._counted.get(name, 0)
+            return StageSnapshot(dict(self.seconds), calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,13 @@ class StageSnapshot:
     def describe(self, stages: tuple[str, ...]) -> str:
         return ", ".join(f"{stage} {self.per_call_us(stage):,.0f} µs" for stage in stages)
 
+    def writes_per_commit(self) -> float:
+        """Mean group-commit batch: writes (payments and read nonces) per COMMIT."""
+        commits = self.calls.get("commits", 0)
+        return self.calls.get("writes", 0) / commits if commits else 0.0
+
+
+T = TypeVar("T")
 
 STAGES = ("dispatch", "read", "begin", "work", "commit")
 
@@ -114,6 +133,8 @@ class TimedStore:
     def __init__(self, inner: Store, times: StageTimes) -> None:
         self.inner = inner
         self.times = times
+        if isinstance(inner, SqliteStore):
+            times.counters = lambda: {"commits": inner.commits, "writes": inner.writes}
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[UnitOfWork]:
@@ -142,6 +163,29 @@ class TimedStore:
             self.times.add("work", worked - entered)
             manager.__exit__(None, None, None)
             self.times.add("commit", clock() - worked)
+
+    def write(self, work: Callable[[UnitOfWork], T]) -> T:
+        """begin = from the call until this caller's work starts (queueing for the write
+        lock, BEGIN, and on SQLite the work of callers batched ahead of it); work = its
+        own statements; commit = from there until its result is back (the work of callers
+        batched after it, and the COMMIT with its WAL flush)."""
+        clock = time.perf_counter
+        start = clock()
+        ended = [start]
+
+        def timed(uow: UnitOfWork) -> T:
+            began = clock()
+            self.times.add("begin", began - start)
+            try:
+                return work(uow)
+            finally:
+                ended[0] = clock()
+                self.times.add("work", ended[0] - began)
+
+        try:
+            return self.inner.write(timed)
+        finally:
+            self.times.add("commit", clock() - ended[0])
 
     def close(self) -> None:
         self.inner.close()

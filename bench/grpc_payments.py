@@ -169,15 +169,14 @@ def outside_us(sample: Sample) -> float:
     return 1e6 / sample.rate - sample.stages.per_call_us("dispatch")
 
 
-def lock_note(sample: Sample) -> str:
-    """How long each payment holds SQLite's one write lock, and the rate that allows."""
-    held_us = sample.stages.per_call_us("work") + sample.stages.per_call_us("commit")
-    if held_us <= 0:
+def batch_note(sample: Sample) -> str:
+    """How many writes SQLite's group commit put in each COMMIT during the window."""
+    per_commit = sample.stages.writes_per_commit()
+    if per_commit <= 0:
         return ""
     return (
-        f" Each payment holds SQLite's single write lock for about {held_us:,.0f} µs (work "
-        f"+ commit), which by itself caps committed payments at about {1e6 / held_us:,.0f}/s "
-        "however many threads wait for it."
+        f" Group commit: {per_commit:.1f} writes (payments and the nonces of reads) per "
+        f"COMMIT on average, {sample.stages.calls.get('commits', 0):,} COMMITs in all."
     )
 
 
@@ -230,7 +229,7 @@ def figures(r: Results) -> list[Figure]:
             notes=(
                 f"{paired('pay16', 'echo16')}{stage_note(pay16, CLIENTS)} Going from 1 to "
                 f"{CLIENTS} clients multiplies payments/s by {scaling:.2f} and echo/s by "
-                f"{echo_scaling:.2f}." + lock_note(pay16)
+                f"{echo_scaling:.2f}." + batch_note(pay16)
             ),
         ),
         Figure(
@@ -246,11 +245,10 @@ def figures(r: Results) -> list[Figure]:
             samples=r.rates("pay16_one_worker"),
             baseline_samples=r.rates("pay16"),
             notes=(
-                f"{paired('pay16_one_worker', 'pay16')}{stage_note(one_worker, CLIENTS)} With "
-                f"{SERVER_WORKERS} workers a payment waited "
-                f"{pay16.stages.per_call_us('begin'):,.0f} µs on average in BEGIN IMMEDIATE "
-                "for the write lock; with one worker the queue is gRPC's instead and BEGIN "
-                f"waits {one_worker.stages.per_call_us('begin'):,.0f} µs."
+                f"{paired('pay16_one_worker', 'pay16')}{stage_note(one_worker, CLIENTS)}"
+                f"{batch_note(one_worker)} With one worker there is never a second writer "
+                "to batch, so every payment pays a whole COMMIT; with "
+                f"{SERVER_WORKERS} workers the payments queued behind the write lock share one."
             ),
         ),
         Figure(
@@ -267,9 +265,9 @@ def figures(r: Results) -> list[Figure]:
             samples=r.rates("pay16_aio"),
             baseline_samples=r.rates("pay16"),
             notes=(
-                f"{paired('pay16_aio', 'pay16')}{stage_note(aio_pay, CLIENTS)} CPU per "
-                f"payment in this process: aio {aio_pay.cpu_us_per_call:,.0f} µs, sync "
-                f"{pay16.cpu_us_per_call:,.0f} µs."
+                f"{paired('pay16_aio', 'pay16')}{stage_note(aio_pay, CLIENTS)}"
+                f"{batch_note(aio_pay)} CPU per payment in this process: aio "
+                f"{aio_pay.cpu_us_per_call:,.0f} µs, sync {pay16.cpu_us_per_call:,.0f} µs."
             ),
         ),
         Figure(
@@ -303,8 +301,10 @@ BENCHMARK = Benchmark(
     method=(
         'Server: `start_server(engine, "127.0.0.1:0")` in the benchmark\'s process (sync '
         f"`grpc.server` on a {SERVER_WORKERS}-thread `ThreadPoolExecutor`), its engine on a "
-        "fresh SQLite file (WAL, `synchronous=FULL`, one `BEGIN IMMEDIATE` transaction per "
-        f"payment), {CLIENTS} users each minted far more than a run can spend. Clients: 1 and "
+        "fresh SQLite file (WAL, `synchronous=FULL`, `BEGIN IMMEDIATE`; writers that queue "
+        "behind the write lock share one transaction and one COMMIT, each in its own "
+        "savepoint, and hear of their result only after that COMMIT: `SqliteStore.write`'s "
+        f"group commit), {CLIENTS} users each minted far more than a run can spend. Clients: 1 and "
         f"{CLIENTS} closed-loop threads, each with its own channel (`SignedClient` over its own "
         "`GrpcTransport`) and its own payer user, paying 1 minor unit to a random other user; "
         "every request is serialized, signed, sent, verified, committed and answered with a "
@@ -320,19 +320,22 @@ BENCHMARK = Benchmark(
         "over the rounds, and the samples are the rounds. Ratio = payments / echo "
         f"(higher is better), target at {CLIENTS} clients. Server-side stages come from "
         "wrapping the same engine and store with timers (`bench.grpc_load.TimedEngine`): "
-        "dispatch = all of `Engine.dispatch`, read = the key and user lookup, begin = "
-        "`BEGIN IMMEDIATE` including the wait for SQLite's write lock, work = the payment's "
-        "statements, commit = `COMMIT` including the WAL fsync; they are means over the "
-        "window's calls, so at 16 clients they overlap in time. CPU is this whole process "
+        "dispatch = all of `Engine.dispatch`, read = the key and user lookup, begin = from "
+        "the write call until the payment's own statements start (queueing for the write "
+        "lock, `BEGIN IMMEDIATE`, and the payments batched ahead of it), work = its own "
+        "statements, commit = from there until its result is back (the payments batched "
+        "after it, and `COMMIT` with the WAL fsync); they are means over the window's calls, "
+        "so at 16 clients they overlap in time. CPU is this whole process "
         "(clients and server share it and its GIL). "
         "**Architecture.** CPay serves gRPC with the sync `grpc.server` on a thread pool "
         "(`start_server`): every engine call blocks (sqlite3, psycopg), and SQLite admits "
         f"one writer at a time. Three more configurations at {CLIENTS} clients test that "
         "choice, on two more servers that, like the first, are up for the whole run. "
         "(1) The same sync server with one worker thread instead of "
-        f"{SERVER_WORKERS}: a ratio near or above 1 means more server threads add no write "
-        "throughput on SQLite, they only queue for its write lock (PostgreSQL is what the "
-        "thread pool is sized for; see pg_payments). (2) A `grpc.aio` server "
+        f"{SERVER_WORKERS}: a ratio near or above 1 would mean more server threads add no "
+        "write throughput on SQLite; well below 1, the threads that queue for the write "
+        "lock are what lets group commit share a COMMIT (and PostgreSQL runs them side by "
+        "side; see pg_payments). (2) A `grpc.aio` server "
         "(`bench.grpc_load.AioServer`, built here from the same METHODS, not product code) "
         f"that must hand every engine call to a {SERVER_WORKERS}-thread executor anyway, "
         "since a blocking sqlite3 or psycopg call cannot run on the event loop; echo and "

@@ -43,11 +43,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.cli_startup import PASSPHRASE, child_env, cpay_script, run_once
 from bench.core import Benchmark, Figure, RunConfig, Skip, Target, median, safe_ratio
 from cpay_cli.session import Passphrase
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from textual.pilot import Pilot
@@ -699,6 +701,21 @@ def traced_api(trace: Trace) -> ApiWrapper:
                 worked = time.perf_counter()
                 yield uow
                 trace.local.work = time.perf_counter() - worked
+
+        def write(self, work: Callable[[UnitOfWork], T]) -> T:
+            # wait: until this caller's own statements start (the write lock, BEGIN and
+            # any writes group-committed ahead of it); work: its own statements
+            begin = time.perf_counter()
+
+            def traced(uow: UnitOfWork) -> T:
+                started = time.perf_counter()
+                trace.local.wait = started - begin
+                try:
+                    return work(uow)
+                finally:
+                    trace.local.work = time.perf_counter() - started
+
+            return self.inner.write(traced)
 
         def close(self) -> None:
             self.inner.close()

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -24,7 +24,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_uow import SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
-from cpay_engine.service.ports import TransientStoreError
+from cpay_engine.service.ports import TransientStoreError, UnitOfWork
+
+T = TypeVar("T")
 
 # Arbitrary constants naming our advisory locks.
 LEDGER_LOCK = 0x43504159_01  # "CPAY" 1: transaction seq + audit chain
@@ -185,6 +187,12 @@ class PostgresStore:
                 raise translate(exc) from None
             finally:
                 conn.rollback()
+
+    def write(self, work: Callable[[UnitOfWork], T]) -> T:
+        """One transaction per call: PostgreSQL runs concurrent writers side by side and
+        already merges their WAL flushes (its own group commit)."""
+        with self.unit_of_work() as uow:
+            return work(uow)
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:

@@ -319,19 +319,20 @@ class Engine:
     def _write(self, call: _Call) -> tuple[handlers.Outcome | None, CPayError | None]:
         """One unit of work: the nonce, then the use case. If the use case fails, the
         whole unit rolls back and the nonce alone is recorded in a second, tiny one, so
-        the success path pays for no savepoint."""
+        the success path pays for no savepoint of its own."""
+
+        def work(uow: UnitOfWork) -> handlers.Outcome:
+            call.spend_nonce(uow)
+            try:
+                return call.spec.handler(call.context(uow, self), call.body)
+            except CPayError as error:
+                raise _Rejected(error) from None
+
         try:
-            with self.store.unit_of_work() as uow:
-                call.spend_nonce(uow)
-                try:
-                    outcome = call.spec.handler(call.context(uow, self), call.body)
-                except CPayError as error:
-                    raise _Rejected(error) from None
+            return self.store.write(work), None
         except _Rejected as rejected:
-            with self.store.unit_of_work() as uow:
-                call.spend_nonce(uow, replay_is_error=False)
+            self.store.write(lambda uow: call.spend_nonce(uow, replay_is_error=False))
             return None, rejected.error
-        return outcome, None
 
     def _read(self, call: _Call) -> tuple[handlers.Outcome | None, CPayError | None]:
         """A read answers from a snapshot without queueing behind writers; its nonce is
@@ -343,6 +344,5 @@ class Engine:
                 outcome = call.spec.handler(call.context(reader, self), call.body)
             except CPayError as exc:
                 error = exc
-        with self.store.unit_of_work() as uow:
-            call.spend_nonce(uow)
+        self.store.write(call.spend_nonce)
         return outcome, error

@@ -6,13 +6,15 @@ cleanly. Stores translate their driver errors into CPayError here, at the bounda
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
+
+T = TypeVar("T")
 
 
 class TransientStoreError(Exception):
@@ -173,6 +175,12 @@ class UnitOfWork(Protocol):
 
 class Store(Protocol):
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def write(self, work: Callable[[UnitOfWork], T]) -> T:
+        """Run `work` in a unit of work and return what it returns once that is durable.
+        If `work` raises, none of its writes happen and the exception reaches the caller.
+        A store may commit several callers' work together (group commit)."""
+        ...
 
     def reader(self) -> AbstractContextManager[UnitOfWork]: ...
 
