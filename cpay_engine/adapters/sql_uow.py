@@ -269,6 +269,18 @@ class SqlUnitOfWork:
         row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (name,))
         return _account(row)
 
+    def payment_accounts(
+        self, payer_id: str, payee_id: str, currency: str
+    ) -> tuple[AccountRecord | None, AccountRecord]:
+        rows = self._c.execute(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id IN (?, ?) AND currency = ?",
+            (payer_id, payee_id, currency),
+        ).fetchall()
+        found = {row[2]: _account(row) for row in rows}
+        payee = found.get(payee_id) or self.account(payee_id, currency, create=True)
+        assert payee is not None
+        return found.get(payer_id), payee
+
     def system_account(self, name: str, currency: str, may_go_negative: bool) -> AccountRecord:
         full = f"{name}:{currency}"
         row = self._one(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name = ?", (full,))
@@ -336,21 +348,28 @@ class SqlUnitOfWork:
         return int(row[0])
 
     def insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
-        self._c.executemany(
-            "INSERT INTO postings (seq, idx, account_id, amount_minor, currency) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                (seq, idx, account_id, amount, currency)
-                for idx, (account_id, amount, currency) in enumerate(postings)
-            ],
+        # One multi-row INSERT: one statement (one round trip on PostgreSQL), not one per row.
+        if not postings:
+            return
+        args: list[Any] = []
+        for idx, (account_id, amount, currency) in enumerate(postings):
+            args += (seq, idx, account_id, amount, currency)
+        self._c.execute(
+            "INSERT INTO postings (seq, idx, account_id, amount_minor, currency) VALUES "
+            + ", ".join(["(?, ?, ?, ?, ?)"] * len(postings)),
+            args,
         )
 
     def insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
         if parties:
-            self._c.executemany(
-                "INSERT INTO tx_parties (user_id, seq, direction) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                [(user_id, seq, direction.value) for user_id, direction in parties],
+            args: list[Any] = []
+            for user_id, direction in parties:
+                args += (user_id, seq, direction.value)
+            self._c.execute(
+                "INSERT INTO tx_parties (user_id, seq, direction) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(parties))
+                + " ON CONFLICT DO NOTHING",
+                args,
             )
 
     def insert_receipt(self, seq: int, receipt: ReceiptRecord) -> None:

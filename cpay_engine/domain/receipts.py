@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import Protocol
 
 RECEIPT_VERSION = 1
+# One encoder for every receipt (json.dumps with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def receipt_payload(
@@ -40,7 +42,7 @@ def receipt_payload(
         "memo": memo,
         "postings": [list(p) for p in postings],
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(doc).encode()
 
 
 def receipt_mismatches(payload: bytes, expected: Mapping[str, object]) -> list[str]:

@@ -142,9 +142,7 @@ def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
     if recipient.id == ctx.user.id:
         raise InvalidInput("you cannot pay yourself: choose another recipient")
     # KYC tier, limits and fraud score go here (their issues add them).
-    source = ctx.uow.account(ctx.user.id, order.currency, create=False)
-    target = ctx.uow.account(recipient.id, order.currency, create=True)
-    assert target is not None
+    source, target = ctx.uow.payment_accounts(ctx.user.id, recipient.id, order.currency)
     return _post(
         ctx, order, TxKind.PAYMENT, ctx.user, source, recipient, target, pb.PaymentResponse
     )
@@ -558,5 +556,8 @@ def verify_ledger(ctx: Context, _body: pb.VerifyLedgerRequest.Body) -> Outcome:
     return Outcome(report)
 
 
+_AUDIT_DETAILS = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def _json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return _AUDIT_DETAILS.encode(value)
