@@ -132,9 +132,10 @@ class StatementLog:
             in_lock += seconds if locked else 0.0
             lines.append(f"  {seconds * 1e6:9,.0f}  {'held' if locked else '':<11}  {key}")
         lines.append(
-            f"  {len(self.last)} round trips, {total * 1e6:,.0f} µs in all, "
+            f"  {len(self.last)} statements, {total * 1e6:,.0f} µs in all, "
             f"{in_lock * 1e6:,.0f} µs of them with the ledger lock held (medians; the "
-            "commit also waits for the WAL flush)"
+            "commit also waits for the WAL flush; in a pipeline, statements are queued and "
+            "sent together, and the time shows at the one whose result is read)"
         )
         return "\n".join(lines)
 

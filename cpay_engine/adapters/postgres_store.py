@@ -60,11 +60,26 @@ class PostgresDialect:
         with self._conn.cursor() as cur:
             cur.executemany(_pg(sql), rows)
 
-    def lock_accounts(self, account_ids: Sequence[int]) -> None:
-        self._conn.execute(
-            "SELECT id FROM accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-            (list(account_ids),),
-        )
+    def move(self, debit_id: int, credit_id: int, amount_minor: int) -> bool:
+        # One round trip: the row locks in id order (two opposite transfers cannot
+        # deadlock), then the conditional debit and, only if it happened, the credit.
+        with self._conn.pipeline():
+            self._conn.execute(
+                "SELECT id FROM accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                (sorted({debit_id, credit_id}),),
+            )
+            row = self._conn.execute(
+                "WITH debit AS (UPDATE accounts SET balance_minor = balance_minor - %(amount)s "
+                "WHERE id = %(debit)s AND (may_go_negative OR balance_minor >= %(amount)s) "
+                "RETURNING id) "
+                "UPDATE accounts SET balance_minor = balance_minor + %(amount)s "
+                "WHERE id = %(credit)s AND EXISTS (SELECT 1 FROM debit) RETURNING id",
+                {"amount": amount_minor, "debit": debit_id, "credit": credit_id},
+            ).fetchone()
+        return row is not None
+
+    def pipeline(self) -> contextlib.AbstractContextManager[psycopg.Pipeline]:
+        return self._conn.pipeline()
 
     def lock_name(self, name: str) -> None:
         # Two-key form (class, hashtext) keeps these apart from the single-key ledger locks.

@@ -2,13 +2,16 @@
 
 Statements are written once with `?` placeholders; a Dialect adapts them (psycopg
 wants `%s`) and supplies what differs: row locks, the ledger sequence lock, which
-driver errors mean "constraint violated".
+driver errors mean "constraint violated", the balance move, and pipelining (PostgreSQL
+sends a group of statements in one round trip where none needs the one before's
+result; SQLite, in process, has no round trips to save).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from cpay_engine.adapters.sql_filters import Columns, filter_conditions, like_pattern
@@ -18,6 +21,7 @@ from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.errors import FailedPrecondition, InternalError
 from cpay_engine.service.ports import (
     AccountRecord,
+    AuditEntry,
     InviteRecord,
     KeyRecord,
     NewTransaction,
@@ -46,8 +50,13 @@ class Dialect(Protocol):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
-    def lock_accounts(self, account_ids: Sequence[int]) -> None:
-        """Lock these account rows, in id order, until the transaction ends."""
+    def move(self, debit_id: int, credit_id: int, amount_minor: int) -> bool:
+        """Debit (only if the account may go negative or holds enough) and credit, with
+        both rows locked in id order first; False, and nothing changed, if the debit is
+        refused."""
+
+    def pipeline(self) -> AbstractContextManager[Any]:
+        """Statements inside may be sent together; reading a result sends what is queued."""
 
     def lock_ledger_sequence(self) -> None:
         """Serialize the assignment of transaction seq and audit entries with commit order."""
@@ -302,22 +311,32 @@ class SqlUnitOfWork:
         return [_account(r) for r in rows]
 
     def move(self, debit: AccountRecord, credit: AccountRecord, amount_minor: int) -> bool:
-        # Rows locked in id order first, so two opposite transfers cannot deadlock.
-        self._c.lock_accounts(sorted({debit.id, credit.id}))
-        cur = self._c.execute(
-            "UPDATE accounts SET balance_minor = balance_minor - ? "
-            "WHERE id = ? AND (may_go_negative OR balance_minor >= ?)",
-            (amount_minor, debit.id, amount_minor),
-        )
-        if cur.rowcount != 1:
-            return False
-        self._c.execute(
-            "UPDATE accounts SET balance_minor = balance_minor + ? WHERE id = ?",
-            (amount_minor, credit.id),
-        )
-        return True
+        return self._c.move(debit.id, credit.id, amount_minor)
 
-    def insert_transaction(self, tx: NewTransaction) -> int:
+    def record_transaction(
+        self,
+        tx: NewTransaction,
+        postings: Sequence[tuple[int, int, str]],
+        receipt: ReceiptRecord | None,
+        parties: Sequence[tuple[str, Direction]],
+        audit: AuditEntry,
+    ) -> int:
+        # From the ledger lock to COMMIT every other payment waits, so on PostgreSQL
+        # this is three round trips: lock + transaction row; the rows that need its seq
+        # + the audit head; the audit entry (then the store's COMMIT).
+        with self._c.pipeline():
+            seq = self._insert_transaction(tx)
+            self._insert_postings(seq, postings)
+            if receipt is not None:
+                self._c.execute(
+                    "INSERT INTO receipts (seq, key_id, payload, signature) VALUES (?, ?, ?, ?)",
+                    (seq, receipt.key_id, receipt.payload, receipt.signature),
+                )
+            self._insert_parties(seq, parties)
+            self.append_audit(audit.at_ms, audit.actor, audit.action, audit.details)
+        return seq
+
+    def _insert_transaction(self, tx: NewTransaction) -> int:
         self._c.lock_ledger_sequence()
         try:
             row = self._one(
@@ -347,7 +366,7 @@ class SqlUnitOfWork:
             raise InternalError(f"could not record transaction {tx.id}: {exc}") from None
         return int(row[0])
 
-    def insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
+    def _insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
         # One multi-row INSERT: one statement (one round trip on PostgreSQL), not one per row.
         if not postings:
             return
@@ -360,7 +379,7 @@ class SqlUnitOfWork:
             args,
         )
 
-    def insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
+    def _insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
         if parties:
             args: list[Any] = []
             for user_id, direction in parties:
@@ -371,12 +390,6 @@ class SqlUnitOfWork:
                 + " ON CONFLICT DO NOTHING",
                 args,
             )
-
-    def insert_receipt(self, seq: int, receipt: ReceiptRecord) -> None:
-        self._c.execute(
-            "INSERT INTO receipts (seq, key_id, payload, signature) VALUES (?, ?, ?, ?)",
-            (seq, receipt.key_id, receipt.payload, receipt.signature),
-        )
 
     def find_transaction(self, tx_id: str) -> TxRecord | None:
         row = self._one(f"SELECT {_TX_COLUMNS} FROM transactions t WHERE t.id = ?", (tx_id,))

@@ -267,8 +267,23 @@ class SqliteDialect:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._conn.executemany(sql, rows)
 
-    def lock_accounts(self, account_ids: Sequence[int]) -> None:  # noqa: ARG002
-        return None
+    def move(self, debit_id: int, credit_id: int, amount_minor: int) -> bool:
+        # The write lock (BEGIN IMMEDIATE) already excludes every other writer.
+        cur = self._conn.execute(
+            "UPDATE accounts SET balance_minor = balance_minor - ? "
+            "WHERE id = ? AND (may_go_negative OR balance_minor >= ?)",
+            (amount_minor, debit_id, amount_minor),
+        )
+        if cur.rowcount != 1:
+            return False
+        self._conn.execute(
+            "UPDATE accounts SET balance_minor = balance_minor + ? WHERE id = ?",
+            (amount_minor, credit_id),
+        )
+        return True
+
+    def pipeline(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
 
     def lock_ledger_sequence(self) -> None:
         return None

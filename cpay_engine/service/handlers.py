@@ -51,6 +51,7 @@ from cpay_engine.errors import (
 from cpay_engine.service import verify
 from cpay_engine.service.ports import (
     AccountRecord,
+    AuditEntry,
     InviteRecord,
     KeyRecord,
     NewTransaction,
@@ -203,30 +204,25 @@ def _post(
         failure_code=failure.code if failure else "",
         failure_message=failure.message if failure else "",
     )
-    seq = uow.insert_transaction(tx)
     parties: list[tuple[str, Direction]] = []
     if payer is not None:
         parties.append((payer.id, Direction.OUT))
     receipt = None
     labels: list[tuple[str, int, str]] = []
+    postings_rows: list[tuple[int, int, str]] = []
     if moved:
         assert source is not None
         parties.append((payee.id, Direction.IN))
-        uow.insert_postings(
-            seq,
-            [
-                (source.id, -order.amount_minor, order.currency),
-                (target.id, order.amount_minor, order.currency),
-            ],
-        )
+        postings_rows = [
+            (source.id, -order.amount_minor, order.currency),
+            (target.id, order.amount_minor, order.currency),
+        ]
         labels = [
             (_label(source, from_handle), -order.amount_minor, order.currency),
             (_label(target, payee.handle), order.amount_minor, order.currency),
         ]
-        receipt = _sign_receipt(ctx, tx, labels)
-        uow.insert_receipt(seq, receipt)
-    uow.insert_parties(seq, parties)
-    uow.append_audit(
+        receipt = _sign_receipt(ctx, tx, labels)  # the payload does not depend on seq
+    audit = AuditEntry(
         now,
         ctx.user.handle,
         f"{kind.value}.{status.value}",
@@ -240,6 +236,7 @@ def _post(
             }
         ),
     )
+    seq = uow.record_transaction(tx, postings_rows, receipt, parties, audit)
     record = _record(seq, tx)
     direction = Direction.IN if payee.id == ctx.user.id else Direction.OUT
     postings = [PostingRecord(*label) for label in labels] if moved else []

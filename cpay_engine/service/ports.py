@@ -96,6 +96,14 @@ class TxRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at_ms: int
+    actor: str
+    action: str
+    details: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewTransaction:
     id: str
     kind: TxKind
@@ -150,10 +158,18 @@ class UnitOfWork(Protocol):
     def system_account(self, name: str, currency: str, may_go_negative: bool) -> AccountRecord: ...
     def user_accounts(self, user_id: str) -> list[AccountRecord]: ...
     def move(self, debit: AccountRecord, credit: AccountRecord, amount_minor: int) -> bool: ...
-    def insert_transaction(self, tx: NewTransaction) -> int: ...
-    def insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None: ...
-    def insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None: ...
-    def insert_receipt(self, seq: int, receipt: ReceiptRecord) -> None: ...
+    def record_transaction(
+        self,
+        tx: NewTransaction,
+        postings: Sequence[tuple[int, int, str]],
+        receipt: ReceiptRecord | None,
+        parties: Sequence[tuple[str, Direction]],
+        audit: AuditEntry,
+    ) -> int:
+        """Insert `tx` with its postings (account id, amount, currency), receipt and
+        parties, and append `audit` to the audit chain. Returns the transaction's seq."""
+        ...
+
     def find_transaction(self, tx_id: str) -> TxRecord | None: ...
     def party_direction(self, user_id: str, seq: int) -> Direction | None: ...
     def postings(self, seq: int) -> list[PostingRecord]: ...
