@@ -16,11 +16,13 @@ script each time (CPAY_HOME, CPAY_KEYSTORE=file and the passphrase in its enviro
 
 Measured in-process, with Textual's headless driver (`App.run_test`): from opening the
 session as `cpay ui` does (key unlock, engine, `account()`) through the app's start to the
-first page of the history screen (after pressing `h`) in the table; then, once the engine
-is idle, from pressing End to the oldest transaction in the table with the cursor on it,
-for good (it must stay so). A process start cost (`python -c 'import cpay_cli.tui.app'`)
-is measured beside it. One more launch, with every engine call timed, and the history
-queries run alone on SQLite, say where the time goes.
+first page of the history screen in the table, two ways: the app opened on history
+(`cpay ui --screen history`), and opened on the dashboard with `h` pressed at once (`cpay
+ui`, then `h`); then, once the engine is idle, from pressing End to the oldest transaction
+in the table with the cursor on it, for good (it must stay so). A process start cost
+(`python -c` importing the app and the history screen) is measured beside it. One more
+launch, with every engine call timed, and the history queries run alone on SQLite, say
+where the time goes.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
 NAME = "tui_history"
 ROWS = 1_000_000
 QUICK_ROWS = 20_000
-REPETITIONS = 3
+REPETITIONS = 5
 QUICK_REPETITIONS = 1
 BASELINE_RUNS = 5
 QUICK_BASELINE_RUNS = 1
@@ -82,6 +84,9 @@ MEMOS = ("rent", "groceries", "Lunch with Bob", "coffee", "", "tickets", "Café"
 BUILD_VERSION = "1"  # bump when the data built below changes
 
 FIRST_PAGE_TARGET = Target("measured", "<", 1.0, "s")
+# What a launch onto history imports (screens are imported when first shown): timed in a
+# fresh process, since this one has imported them already.
+TUI_IMPORTS = "import cpay_cli.tui.app, cpay_cli.tui.screens.history"
 OLDEST_TARGET = Target("measured", "<", 0.5, "s")
 
 # --- the wallet ------------------------------------------------------------------------------
@@ -369,7 +374,7 @@ def make_home(base: Path, cached: Path, manifest: Manifest) -> Home:
 @dataclass(frozen=True)
 class ProcessTimes:
     history: list[float]  # `cpay history --limit 50`
-    import_tui: list[float]  # `python -c 'import cpay_cli.tui.app'`
+    import_tui: list[float]  # `python -c TUI_IMPORTS`
     bare: list[float]  # `python -c pass`
 
 
@@ -389,7 +394,7 @@ def time_processes(
         )
     commands = {
         "bare": [sys.executable, "-c", "pass"],
-        "import_tui": [sys.executable, "-c", "import cpay_cli.tui.app"],
+        "import_tui": [sys.executable, "-c", TUI_IMPORTS],
         "history": history[:-2],  # the table output, as a person would run it
     }
     if warm_up:
@@ -420,15 +425,17 @@ class BenchPassphrase(Passphrase):
 class Launch:
     """One launch, in seconds from opening the session."""
 
+    start: str  # the screen the app opened on: "history", or "dashboard" and then 'h'
     session_s: float  # key unlock, engine, account(): what `cpay ui` does before the app
     ready_s: float  # + the app built and started (run_test's pilot is handed over)
-    first_page_s: float  # + 'h' pressed and the newest history page in the table, painted
+    first_page_s: float  # + ('h' pressed and) the newest history page in the table, painted
     idle_s: float  # + the engine idle: no worker, no thread in CPay's code (dashboard done)
     dashboard_busy: bool  # the dashboard was still loading when the first page showed
     end: EndOutcome
 
     @property
-    def h_to_page_s(self) -> float:
+    def ready_to_page_s(self) -> float:
+        """From the app handed over ('h' pressed then, on the dashboard) to the first page."""
         return self.first_page_s - self.ready_s
 
     @property
@@ -580,11 +587,15 @@ async def press_end(pilot: Pilot[None], manifest: Manifest) -> EndOutcome:
     )
 
 
-async def launch(home: Home, manifest: Manifest, api_wrapper: ApiWrapper | None = None) -> Launch:
-    """Open the session as `cpay ui` does, start the app headless, 'h', then End."""
+async def launch(
+    home: Home, manifest: Manifest, start_on: str, api_wrapper: ApiWrapper | None = None
+) -> Launch:
+    """Open the session as `cpay ui --screen START_ON` does, start the app headless (on the
+    dashboard: then 'h'), wait for the first history page, then End."""
     from cpay_cli.session import Session
     from cpay_cli.tui.app import CPayApp
     from cpay_cli.tui.context import UiContext
+    from cpay_cli.tui.modes import ScreenName
 
     clock = time.perf_counter
     start = clock()
@@ -601,10 +612,11 @@ async def launch(home: Home, manifest: Manifest, api_wrapper: ApiWrapper | None 
             trusted_engine_keys=session.trusted_engine_keys,
         )
         opened = clock()
-        app = CPayApp(api, context, account)
+        app = CPayApp(api, context, account, start=ScreenName(start_on))
         async with app.run_test(size=SIZE) as pilot:
             ready = clock()
-            press(pilot, "h")
+            if start_on != ScreenName.HISTORY:
+                press(pilot, "h")
             await wait_until(pilot, lambda: shows(pilot, first_id=manifest.newest_id), "first page")
             await pilot.pause(0)  # the screen refreshed with the rows
             first_page = clock()
@@ -613,6 +625,7 @@ async def launch(home: Home, manifest: Manifest, api_wrapper: ApiWrapper | None 
             settled = clock()
             end = await press_end(pilot, manifest)
         return Launch(
+            start=start_on,
             session_s=opened - start,
             ready_s=ready - start,
             first_page_s=first_page - start,
@@ -892,10 +905,12 @@ def describe_end(end: EndOutcome) -> str:
 
 def log_launch(config: RunConfig, name: str, one: Launch) -> None:
     loading = ", dashboard still loading" if one.dashboard_busy else ""
+    then = "'h' -> page" if one.start != "history" else "-> page"
     config.log(
-        f"  {name}: first page {one.first_page_s:.3f} s (session {one.session_s:.3f} s, "
-        f"app {one.ready_s - one.session_s:.3f} s, 'h' -> page {one.h_to_page_s:.3f} s{loading})"
-        f", engine idle at {one.idle_s:.3f} s; End: {describe_end(one.end)}"
+        f"  {name} (on {one.start}): first page {one.first_page_s:.3f} s (session "
+        f"{one.session_s:.3f} s, app {one.ready_s - one.session_s:.3f} s, {then} "
+        f"{one.ready_to_page_s:.3f} s{loading}), engine idle at {one.idle_s:.3f} s; "
+        f"End: {describe_end(one.end)}"
     )
 
 
@@ -908,7 +923,10 @@ def run(config: RunConfig) -> list[Figure]:
     repetitions = QUICK_REPETITIONS if config.quick else REPETITIONS
     runs = QUICK_BASELINE_RUNS if config.quick else BASELINE_RUNS
     cached, manifest = cached_wallet(rows, config.log)
-    import cpay_cli.tui.app  # noqa: F401 - its import is timed in a fresh process instead
+    # Imported now, timed in a fresh process instead (TUI_IMPORTS; the dashboard's module is
+    # imported too, for the launches that open on it).
+    import cpay_cli.tui.app
+    import cpay_cli.tui.screens.dashboard  # noqa: F401
     from cpay_cli.tui.screens import history as screen
 
     if screen.PAGE != PAGE:
@@ -918,12 +936,15 @@ def run(config: RunConfig) -> list[Figure]:
         base = Path(tmp) / "home"
         home = make_home(base, cached, manifest)
         procs = time_processes(base, manifest, runs, not config.quick, config.log)
-        launches: list[Launch] = []
-        for rep in range(repetitions):
-            launches.append(asyncio.run(launch(home, manifest)))
+        direct: list[Launch] = []  # `cpay ui --screen history`
+        launches: list[Launch] = []  # `cpay ui`, then 'h'
+        for rep in range(repetitions):  # alternated, so both see the same machine
+            direct.append(asyncio.run(launch(home, manifest, "history")))
+            log_launch(config, f"launch {rep + 1}", direct[-1])
+            launches.append(asyncio.run(launch(home, manifest, "dashboard")))
             log_launch(config, f"launch {rep + 1}", launches[-1])
         trace = Trace()
-        traced = asyncio.run(launch(home, manifest, traced_api(trace)))
+        traced = asyncio.run(launch(home, manifest, "dashboard", traced_api(trace)))
         log_launch(config, "traced launch", traced)
         config.log(f"  traced launch, calls from 'h': {trace_summary(trace, traced.ready_s)}")
         queries = sql_timings(home.wallet_db(PROFILE), time.time_ns() // 1_000_000)
@@ -953,42 +974,57 @@ def run(config: RunConfig) -> list[Figure]:
             notes=notes,
         )
 
-    def med(values: Callable[[Launch], float]) -> str:
-        return ms(median([values(one) for one in launches]))
+    def med(values: Callable[[Launch], float], of: list[Launch] = launches) -> str:
+        return ms(median([values(one) for one in of]))
 
     first_page = median([one.first_page_s for one in launches])
+    direct_page = median([one.first_page_s for one in direct])
     busy = sum(one.dashboard_busy for one in launches)
-    unstable = sum(one.end.stable_s is None for one in launches)
+    everyone = direct + launches
+    unstable = sum(one.end.stable_s is None for one in everyone)
     sql = "; ".join(f"{q.label} {ms(q.seconds)} ({q.rows} rows)" for q in queries)
     plans = " | ".join(sorted({q.plan for q in queries}))
     where = f"{rows:,} transactions (in-process, headless)"
     return [
         figure(
-            f"launch to the first history page painted, {where}",
+            f"launch onto history, `cpay ui --screen history`, to the first page painted, {where}",
+            [one.first_page_s for one in direct],
+            "first page / cpay history",
+            FIRST_PAGE_TARGET,
+            "The app opened on the history screen, the dashboard never built. Medians: opening "
+            f"the session as `cpay ui` does (key file unlock, engine, account) "
+            f"{med(lambda o: o.session_s, direct)}; building and starting the app "
+            f"{med(lambda o: o.ready_s - o.session_s, direct)}; from then to the first page "
+            f"painted {med(lambda o: o.ready_to_page_s, direct)}. Without opening the session "
+            f"(from constructing the app): {med(lambda o: o.app_to_page_s, direct)}. A fresh "
+            f"process's start and imports add {imports:.3f} s (the process-start figure): about "
+            f"{imports + direct_page:.3f} s from the shell.",
+        ),
+        figure(
+            f"launch on the dashboard, then `h`, to the first history page painted, {where}",
             [one.first_page_s for one in launches],
             "first page / cpay history",
             FIRST_PAGE_TARGET,
-            f"Medians: opening the session as `cpay ui` does (key file unlock, engine, account) "
-            f"{med(lambda o: o.session_s)}; building and starting the app on its dashboard "
-            f"{med(lambda o: o.ready_s - o.session_s)}; 'h' to the first page painted "
-            f"{med(lambda o: o.h_to_page_s)}, with the dashboard still loading in {busy} of "
-            f"{len(launches)} launches (engine idle {med(lambda o: o.idle_s - o.ready_s)} after "
-            f"'h'). Without opening the session (from constructing the app): "
-            f"{med(lambda o: o.app_to_page_s)}."
-            f" A fresh process's start and imports add {imports:.3f} s (the process-start "
-            f"figure): about {imports + first_page:.3f} s from the shell. Traced launch (one "
-            "more, every engine call timed; not a sample): "
+            f"`cpay ui` as it opens by default, 'h' pressed as soon as the app is up. Medians: "
+            f"opening the session {med(lambda o: o.session_s)}; building and starting the app "
+            f"on its dashboard {med(lambda o: o.ready_s - o.session_s)}; 'h' to the first page "
+            f"painted {med(lambda o: o.ready_to_page_s)}, with the dashboard still loading in "
+            f"{busy} of {len(launches)} launches (engine idle "
+            f"{med(lambda o: o.idle_s - o.ready_s)} after 'h'). Without opening the session: "
+            f"{med(lambda o: o.app_to_page_s)}. A fresh process adds the process-start figure "
+            f"and the dashboard module's import: about {imports + first_page:.3f} s from the "
+            "shell. Traced launch (one more, every engine call timed; not a sample): "
             f"{trace_digest(trace, traced.ready_s, traced.idle_s)}. SQLite alone on the same "
             "file (raw connection, the SQL SqlUnitOfWork.history builds, best of 3): "
             f"{sql}. Query plans: {plans}.",
         ),
         figure(
             f"End: jump to the oldest row, {where}",
-            [one.end.sample for one in launches],
+            [one.end.sample for one in everyone],
             "End / cpay history",
             OLDEST_TARGET,
             (
-                f"**In {unstable} of {len(launches)} launches the view did not stay on the "
+                f"**In {unstable} of {len(everyone)} launches the view did not stay on the "
                 f"oldest row**: those samples are the {OBSERVE_S:g} s observation window, a lower "
                 "bound. "
                 if unstable
@@ -996,19 +1032,21 @@ def run(config: RunConfig) -> list[Figure]:
             )
             + "From pressing End (the engine idle) to the oldest page in the table, @alice's "
             "first transaction on its last row and the cursor on it, counted once it has stayed "
-            f"so for {HOLD_S:g} s with the engine idle. Per launch: "
-            + "; ".join(describe_end(one.end) for one in launches)
+            f"so for {HOLD_S:g} s with the engine idle; the launches of both figures above. "
+            "Per launch: "
+            + "; ".join(describe_end(one.end) for one in everyone)
             + f". Traced launch: {describe_end(traced.end)}; its engine calls from End, times "
             f"from End: {trace_summary(trace, traced.idle_s, limit=4)}.",
         ),
         figure(
-            "process start: `python -c 'import cpay_cli.tui.app'`",
+            f"process start: `python -c '{TUI_IMPORTS}'`",
             list(procs.import_tui),
             "import / cpay history",
             Target("none", "<", 0.0),
-            "A fresh process of the same interpreter importing the dashboard: what `cpay ui` "
-            "pays before the in-process clock starts (add it to the first figure). Bare "
-            f"`python -c pass`: {median(procs.bare):.3f} s.",
+            "A fresh process of the same interpreter importing the dashboard app and the "
+            "history screen (screens are imported when first shown): what `cpay ui --screen "
+            "history` pays before the in-process clock starts (add it to the first figure). "
+            f"Bare `python -c pass`: {median(procs.bare):.3f} s.",
         ),
     ]
 
@@ -1032,24 +1070,29 @@ BENCHMARK = Benchmark(
         f"environment), after one warm-up; median of {BASELINE_RUNS}. **First page**: in this "
         "process, Textual's headless `App.run_test(size=(120, 40))`; the clock starts before "
         "the session is opened as `cpay ui` opens it (key file unlock, engine, `account()`), "
-        "then `CPayApp` is built and started on its dashboard, `h` is posted to the app as "
-        "the terminal driver posts a key (`Pilot.press` would also wait for an idle CPU), "
-        f"and the table is polled (`pilot.pause({POLL_S:g})`) until it holds the newest page "
-        "(not loading, first row alice's newest transaction); after one more screen refresh, "
+        "then `CPayApp` is built and started, two ways, each its own figure: on the history "
+        "screen (`start=history`, what `cpay ui --screen history` does; the dashboard is never "
+        "built), or on its dashboard (`cpay ui`) with `h` posted to the app as soon as it is "
+        "up, as the terminal driver posts a key (`Pilot.press` would also wait for an idle "
+        f"CPU); then the table is polled (`pilot.pause({POLL_S:g})`) until it holds the newest "
+        "page (not loading, first row alice's newest transaction); after one more screen refresh, "
         "stop. **End**: once the engine is idle (no worker running and no thread in CPay's "
         "code: a superseded thread worker runs on after Textual marks it cancelled), End is "
         f"posted and the table checked every {POLL_S * 1000:.0f} ms until it holds the oldest "
         "page with alice's first transaction on the last row and the cursor on it; the time "
         f"counts once that has held for {HOLD_S:g} s with the engine idle again (a view the "
         f"screen leaves again does not count; after {OBSERVE_S:g} s the sample is "
-        f"{OBSERVE_S:g} s, a lower bound). Medians of {REPETITIONS} launches, each a new app "
-        "and session, then one more launch with every engine call timed (its time in the "
+        f"{OBSERVE_S:g} s, a lower bound). Medians of {REPETITIONS} launches of each kind, "
+        "alternated, each a new app and session (the End figure: all of them), then one more "
+        "launch on the dashboard with every engine call timed (its time in the "
         "store's write lock too) and the screens' history queries alone on a raw SQLite "
         "connection with their query plans: the notes. A fresh process's start and imports "
-        f"(`python -c 'import cpay_cli.tui.app'`, after a warm-up, median of {BASELINE_RUNS}) "
-        "are reported beside it: add them for the time from the shell. Ratios are to the "
+        f"(`python -c '{TUI_IMPORTS}'`, after a warm-up, median of {BASELINE_RUNS}; screens "
+        "are imported when first shown, and this process imports them before its clocks "
+        "start) are reported beside it: add them for the time from the shell. Ratios are to the "
         "`cpay history` time (lower is better); the targets are on the absolute seconds. "
-        f"`--quick` uses {QUICK_ROWS:,} rows, one launch and one run of each process."
+        f"`--quick` uses {QUICK_ROWS:,} rows, one launch of each kind and one run of each "
+        "process."
     ),
     run=run,
 )

@@ -6,21 +6,36 @@ import typer
 
 from cpay_cli.commands.common import session
 from cpay_cli.session import Session
+from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Textual in it
+from cpay_engine.errors import PermissionDenied
+
+ScreenOption = typer.Option(
+    DEFAULT_SCREEN,
+    "--screen",
+    case_sensitive=False,
+    help="The screen to open on (as hledger-ui's --register): only it is built at launch; "
+    "the others open with their keys as usual.",
+)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def ui(ctx: typer.Context) -> None:
+    def ui(ctx: typer.Context, screen: ScreenName = ScreenOption) -> None:
         """Open the dashboard: balances, history, pay, notifications, account."""
-        open_dashboard(session(ctx))
+        open_dashboard(session(ctx), start=screen)
 
 
-def open_dashboard(s: Session) -> None:
-    """Run the dashboard on `s`'s profile and acting user until the user quits."""
+def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
+    """Run the dashboard on `s`'s profile and acting user, opened on the screen `start`,
+    until the user quits."""
     # Reach the key and the engine before the screen is taken over, so a passphrase
     # prompt or an error ("no profile", "server unreachable") reads like any command's.
     api = s.api()
     account = api.account()
+    from cpay_engine.domain.model import Role
+
+    if start in ADMIN_ONLY and account.role is not Role.ADMIN:
+        raise PermissionDenied(f"the {start} screen is for admins; @{account.handle} is not one")
     from cpay_cli.launch import long_running
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
     from cpay_cli.tui.context import UiContext
@@ -33,4 +48,4 @@ def open_dashboard(s: Session) -> None:
         trusted_engine_keys=s.trusted_engine_keys,
     )
     long_running()
-    CPayApp(api, context, account).run()
+    CPayApp(api, context, account, start=start).run()

@@ -1,47 +1,77 @@
-"""CPayApp: modes for each screen, keys in the style of hledger-ui, the command palette."""
+"""CPayApp: modes for each screen, keys in the style of hledger-ui, the command palette.
+
+Screens are imported when their mode is first entered, not with the app: a launch pays
+only for the screen it opens on (`cpay ui --screen history` never builds the dashboard).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from cpay_cli.tui.context import UiContext
-from cpay_cli.tui.screens.account import AccountScreen
-from cpay_cli.tui.screens.admin import AdminScreen
-from cpay_cli.tui.screens.dashboard import DashboardScreen
-from cpay_cli.tui.screens.help import HelpScreen
-from cpay_cli.tui.screens.history import HistoryScreen
-from cpay_cli.tui.screens.notifications import NotificationsScreen
-from cpay_cli.tui.screens.pay import PayScreen
+from cpay_cli.tui.modes import DEFAULT_SCREEN, SCREENS, ScreenName
 from cpay_engine.api import AccountView, PaymentsAPI
 from cpay_engine.domain.model import Role
 
-SCREENS = {
-    "dashboard": ("d", "Dashboard", "Balances, latest activity, 30-day trend, attention"),
-    "history": ("h", "History", "Every transaction; / to filter, Enter for detail"),
-    "pay": ("p", "Pay", "Pay someone"),
-    "notifications": ("n", "Notifications", "Payments received and failed"),
-    "account": ("a", "Account", "Handle, role, device keys, profile and mode"),
-    "admin": ("m", "Admin", "Mint Dabloons (admins only)"),
+
+def _dashboard() -> Screen[Any]:
+    from cpay_cli.tui.screens.dashboard import DashboardScreen
+
+    return DashboardScreen()
+
+
+def _history() -> Screen[Any]:
+    from cpay_cli.tui.screens.history import HistoryScreen
+
+    return HistoryScreen()
+
+
+def _pay() -> Screen[Any]:
+    from cpay_cli.tui.screens.pay import PayScreen
+
+    return PayScreen()
+
+
+def _notifications() -> Screen[Any]:
+    from cpay_cli.tui.screens.notifications import NotificationsScreen
+
+    return NotificationsScreen()
+
+
+def _account() -> Screen[Any]:
+    from cpay_cli.tui.screens.account import AccountScreen
+
+    return AccountScreen()
+
+
+def _admin() -> Screen[Any]:
+    from cpay_cli.tui.screens.admin import AdminScreen
+
+    return AdminScreen()
+
+
+# Textual accepts a callable per mode; these import the screen module on first entry.
+MODE_SCREENS: dict[str, str | Callable[[], Screen[Any]]] = {
+    ScreenName.DASHBOARD: _dashboard,
+    ScreenName.HISTORY: _history,
+    ScreenName.PAY: _pay,
+    ScreenName.NOTIFICATIONS: _notifications,
+    ScreenName.ACCOUNT: _account,
+    ScreenName.ADMIN: _admin,
 }
 
 
 class CPayApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "CPay"
-    MODES = {  # noqa: RUF012 - Textual reads this class attribute
-        "dashboard": DashboardScreen,
-        "history": HistoryScreen,
-        "pay": PayScreen,
-        "notifications": NotificationsScreen,
-        "account": AccountScreen,
-        "admin": AdminScreen,
-    }
-    DEFAULT_MODE = "dashboard"
+    MODES = MODE_SCREENS  # Textual copies it per app in App.__init__
+    DEFAULT_MODE = DEFAULT_SCREEN.value
     BINDINGS = [  # noqa: RUF012
         *[
             Binding(key, f"switch_mode('{mode}')", title, tooltip=help_text)
@@ -51,7 +81,18 @@ class CPayApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, api: PaymentsAPI, context: UiContext, account: AccountView) -> None:
+    def __init__(
+        self,
+        api: PaymentsAPI,
+        context: UiContext,
+        account: AccountView,
+        *,
+        start: ScreenName = DEFAULT_SCREEN,
+    ) -> None:
+        # App.__init__ makes the first mode's stack from DEFAULT_MODE and composes that
+        # mode first, so the start screen is set on this instance before it runs: the
+        # class default stays "dashboard", and the other modes are built when entered.
+        self.DEFAULT_MODE = ScreenName(start).value  # type: ignore[misc]
         super().__init__()
         self.api = api
         self.context = context
@@ -71,6 +112,8 @@ class CPayApp(App[None]):
         return not (action == "switch_mode" and parameters == ("admin",) and not self.is_admin)
 
     def action_help(self) -> None:
+        from cpay_cli.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -1,11 +1,15 @@
-"""Screen plumbing: run an engine call in a thread worker and come back on the UI thread."""
+"""Screen plumbing: run an engine call in a thread worker and come back on the UI thread,
+and show a loading indicator only when the answer is slow to come."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from cpay_engine.errors import CPayError
@@ -15,13 +19,48 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Most engine answers come well within this: a screen then paints its data straight away
+# instead of mounting, styling and removing a loading indicator first (and flickering).
+LOADING_DELAY_S = 0.25
+
+
+def worker_cancelled() -> bool:
+    """In a thread worker: has it been cancelled? (Textual cannot stop a thread; a long
+    job asks this between engine calls and gives up.)"""
+    return get_current_worker().is_cancelled
+
 
 class CPayScreen(Screen[None]):
     """A screen that talks to PaymentsAPI only from workers."""
 
+    def __init__(
+        self, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name, id, classes)
+        self._loading_timers: dict[Widget, Timer] = {}
+
     @property
     def cpay(self) -> CPayApp:
         return cast("CPayApp", self.app)
+
+    def mark_loading(self, *widgets: Widget) -> None:
+        """The widgets' data is on its way: they show the loading indicator if it is not
+        there within LOADING_DELAY_S (until `done_loading`)."""
+        for widget in widgets:
+            self._stop_loading_timer(widget)
+            self._loading_timers[widget] = self.set_timer(
+                LOADING_DELAY_S, partial(setattr, widget, "loading", True)
+            )
+
+    def done_loading(self, *widgets: Widget) -> None:
+        for widget in widgets:
+            self._stop_loading_timer(widget)
+            widget.loading = False
+
+    def _stop_loading_timer(self, widget: Widget) -> None:
+        timer = self._loading_timers.pop(widget, None)
+        if timer is not None:
+            timer.stop()
 
     def call_api(
         self,

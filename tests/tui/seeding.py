@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cpay_cli.tui.app import CPayApp
 from cpay_cli.tui.context import UiContext
+from cpay_cli.tui.modes import DEFAULT_SCREEN, ScreenName
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.api import EngineKeyView, PaymentsAPI
 from cpay_engine.client import SignedClient
@@ -93,9 +94,10 @@ class SeededWallet:
         *,
         api: PaymentsAPI | None = None,
         context: UiContext | None = None,
+        start: ScreenName = DEFAULT_SCREEN,
     ) -> CPayApp:
         client = api if api is not None else self.api(handle)
-        return CPayApp(client, context or self.context(), client.account())
+        return CPayApp(client, context or self.context(), client.account(), start=start)
 
 
 # What the seeded story leaves behind, in minor units (1 DBL = 100).

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import literal_lines, when
+from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import KeyView
 
 
@@ -21,7 +22,7 @@ class AccountScreen(CPayScreen):
         yield Static("Device keys", classes="title")
         table: DataTable[object] = DataTable(id="keys", cursor_type="row")
         yield table
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("Key", "Status", "Created", "This device")
@@ -42,7 +43,7 @@ class AccountScreen(CPayScreen):
 
     def action_refresh(self) -> None:
         api = self.cpay.api
-        self.query_one(DataTable).loading = True
+        self.mark_loading(self.query_one(DataTable))
         self.call_api(api.list_keys, self._show)
 
     def _show(self, keys: list[KeyView]) -> None:
@@ -56,4 +57,4 @@ class AccountScreen(CPayScreen):
                 when(key.created_at_ms),
                 "yes" if key.key_id == current else "",
             )
-        table.loading = False
+        self.done_loading(table)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static
+from textual.widgets import DataTable, Header, Sparkline, Static
 
-from cpay_cli.tui.base import CPayScreen
+from cpay_cli.tui.base import CPayScreen, worker_cancelled
 from cpay_cli.tui.format import HISTORY_COLUMNS, history_cells, literal, literal_lines, party
+from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import BalanceView, PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.money import format_amount
@@ -23,9 +25,18 @@ TREND_MAX_ROWS = 2_000  # the trend reads at most this many recent rows (and say
 
 
 @dataclass(frozen=True)
-class DashboardData:
+class Summary:
+    """The top of the dashboard, loaded first: two small reads."""
+
     balances: list[BalanceView]
     latest: list[TransactionView]
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The rest, loaded once the summary is shown: up to TREND_MAX_ROWS rows and three
+    status queries."""
+
     money_in: list[float]  # per day, display only (never used as money)
     money_out: list[float]
     trend_currency: str
@@ -33,15 +44,26 @@ class DashboardData:
     trend_capped: bool = False  # more than TREND_MAX_ROWS in the window: totals are partial
 
 
-def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
+def never() -> bool:
+    return False
+
+
+def load_summary(api: PaymentsAPI, stopped: Callable[[], bool] = never) -> Summary:
     balances = api.balances()
-    latest = list(api.history(limit=8).transactions)
+    if stopped():  # left already: the caller drops this answer
+        return Summary(balances, [])
+    return Summary(balances, list(api.history(limit=8).transactions))
+
+
+def load_trend(api: PaymentsAPI, now_ms: int, stopped: Callable[[], bool] = never) -> Trend:
+    """Thirty days of DBL in and out, and what needs attention. `stopped` is asked between
+    reads: once it says so, the rest is skipped (the caller drops a stopped load's answer)."""
     since = now_ms - TREND_DAYS * DAY_MS
     window = HistoryFilter(since_ms=since, currency="DBL", status=TxStatus.COMPLETED)
     days_in = [0] * TREND_DAYS
     days_out = [0] * TREND_DAYS
     cursor, seen, capped = "", 0, False
-    while True:
+    while not stopped():
         page = api.history(limit=500, before_cursor=cursor, filter=window)
         for tx in page.transactions:
             day = min(TREND_DAYS - 1, max(0, (tx.created_at_ms - since) // DAY_MS))
@@ -59,14 +81,16 @@ def load_dashboard(api: PaymentsAPI, now_ms: int) -> DashboardData:
     # Bounded in time so that, with nothing to show, the store reads only the window
     # (a million-row history stays instant); older open payments are in the history.
     attention: list[TransactionView] = []
-    for state in (TxStatus.UNKNOWN, TxStatus.PENDING):
-        recent = HistoryFilter(status=state, since_ms=since)
-        attention += api.history(limit=20, filter=recent).transactions
     recent_failures = HistoryFilter(status=TxStatus.FAILED, since_ms=now_ms - 7 * DAY_MS)
-    attention += api.history(limit=20, filter=recent_failures).transactions
-    return DashboardData(
-        balances,
-        latest,
+    for wanted in (
+        HistoryFilter(status=TxStatus.UNKNOWN, since_ms=since),
+        HistoryFilter(status=TxStatus.PENDING, since_ms=since),
+        recent_failures,
+    ):
+        if stopped():
+            break
+        attention += api.history(limit=20, filter=wanted).transactions
+    return Trend(
         [float(v) for v in days_in],
         [float(v) for v in days_out],
         "DBL",
@@ -96,7 +120,7 @@ class DashboardScreen(CPayScreen):
         yield Static("Latest activity", classes="title")
         latest: DataTable[object] = DataTable(id="latest", cursor_type="row", zebra_stripes=True)
         yield latest
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         balances = self.query_one("#balances", DataTable)
@@ -107,19 +131,40 @@ class DashboardScreen(CPayScreen):
         # Also sent when the screen is first shown: the one place it loads (not on_mount too).
         self.action_refresh()
 
+    def on_screen_suspend(self) -> None:
+        # Another screen is in front: stop reading for this one (the trend pages through up
+        # to TREND_MAX_ROWS rows) instead of competing with the new screen's first page.
+        # Coming back loads afresh.
+        self.workers.cancel_node(self)
+
     def action_refresh(self) -> None:
         for widget_id in ("#balances", "#latest"):
-            self.query_one(widget_id).loading = True
+            self.mark_loading(self.query_one(widget_id))
+        api = self.cpay.api
+        self.call_api(
+            lambda: load_summary(api, worker_cancelled),
+            self._show_summary,
+            failed=self._failed_load,
+        )
+
+    def _load_trend(self) -> None:
+        if not self.is_current:  # left before the summary came: no trend to read
+            return
         api = self.cpay.api
         now = time.time_ns() // 1_000_000
-        self.call_api(lambda: load_dashboard(api, now), self._show, failed=self._failed_load)
+        self.call_api(
+            lambda: load_trend(api, now, worker_cancelled),
+            self._show_trend,
+            group="trend",
+            failed=self._failed_load,
+        )
 
     def _failed_load(self, error: Exception) -> None:
         for widget_id in ("#balances", "#latest"):
-            self.query_one(widget_id).loading = False
+            self.done_loading(self.query_one(widget_id))
         self.query_one("#attention", Static).update(literal(f"Could not load: {error}", "red"))
 
-    def _show(self, data: DashboardData) -> None:
+    def _show_summary(self, data: Summary) -> None:
         balances = self.query_one("#balances", DataTable)
         balances.clear()
         for b in data.balances:
@@ -128,14 +173,18 @@ class DashboardScreen(CPayScreen):
                 format_amount(b.available_minor, b.currency),
                 format_amount(b.pending_minor, b.currency),
             )
-        balances.loading = False
+        self.done_loading(balances)
         latest = self.query_one("#latest", DataTable)
         latest.clear()
         for tx in data.latest:
             latest.add_row(*history_cells(tx), key=tx.id)
-        latest.loading = False
+        self.done_loading(latest)
         if self.focused is None:
             latest.focus()  # it could not take focus while loading
+        # The trend and attention next: the first paint waits for the two small reads only.
+        self._load_trend()
+
+    def _show_trend(self, data: Trend) -> None:
         total_in = format_amount(int(sum(data.money_in)), data.trend_currency)
         total_out = format_amount(int(sum(data.money_out)), data.trend_currency)
         window = f"last {TREND_MAX_ROWS} payments" if data.trend_capped else "30 days"

@@ -8,10 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import literal, literal_lines, party, when
+from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import TransactionView
 from cpay_engine.client import receipt_verifies
 from cpay_engine.domain.money import format_amount
@@ -43,7 +44,7 @@ class DetailScreen(CPayScreen):
             yield postings
             yield Static("Receipt", classes="title")
             yield Static("", id="detail-receipt")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#detail-postings", DataTable).add_columns("Account", "Amount", "Currency")
@@ -54,7 +55,7 @@ class DetailScreen(CPayScreen):
 
     def action_refresh(self) -> None:
         api, keys, tx_id = self.cpay.api, self.cpay.context.trusted_engine_keys, self.tx_id
-        self.query_one("#detail").loading = True
+        self.mark_loading(self.query_one("#detail"))
 
         def load() -> Detail:
             tx = api.transaction(tx_id)
@@ -63,7 +64,7 @@ class DetailScreen(CPayScreen):
         self.call_api(load, self._show, failed=self._failed_load)
 
     def _failed_load(self, error: Exception) -> None:
-        self.query_one("#detail").loading = False
+        self.done_loading(self.query_one("#detail"))
         self.query_one("#detail-summary", Static).update(literal(str(error), "red"))
 
     def _show(self, detail: Detail) -> None:
@@ -101,4 +102,4 @@ class DetailScreen(CPayScreen):
                     "match this transaction",
                 )
             )
-        self.query_one("#detail").loading = False
+        self.done_loading(self.query_one("#detail"))

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import HISTORY_COLUMNS, history_cells
+from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import HistoryPage, TransactionView
 from cpay_engine.domain.query import FIRST, HistoryFilter, encode_cursor, parse_query
 from cpay_engine.errors import CPayError
@@ -66,7 +67,7 @@ class HistoryScreen(CPayScreen):
         )
         yield table
         yield Static("", id="history-status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*HISTORY_COLUMNS)
@@ -99,12 +100,12 @@ class HistoryScreen(CPayScreen):
 
     def action_newest(self) -> None:
         api, f = self.cpay.api, self.filter
-        self.query_one(DataTable).loading = True
+        self.mark_loading(self.query_one(DataTable))
         self.call_api(lambda: api.history(limit=PAGE, filter=f), self._show_newest)
 
     def action_oldest(self) -> None:
         api, f = self.cpay.api, self.filter
-        self.query_one(DataTable).loading = True
+        self.mark_loading(self.query_one(DataTable))
         self.call_api(
             lambda: api.history(limit=PAGE, after_cursor=FIRST, filter=f), self._show_oldest
         )
@@ -124,7 +125,7 @@ class HistoryScreen(CPayScreen):
         table.clear()
         table.add_rows(history_cells(tx) for tx in window.rows)
         # row keys: DataTable.add_rows gives generated keys; map row index -> id ourselves
-        table.loading = False
+        self.done_loading(table)
         if window.rows:
             table.move_cursor(row=min(cursor, len(window.rows) - 1), animate=False)
         if self._focus_table:  # a loading table cannot take focus; it can now

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import literal, party, signed_amount, when
+from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.query import HistoryFilter
@@ -39,7 +40,7 @@ class NotificationsScreen(CPayScreen):
             id="notifications", cursor_type="row", zebra_stripes=True
         )
         yield table
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("When", "What", "Amount", "Memo")
@@ -50,7 +51,7 @@ class NotificationsScreen(CPayScreen):
 
     def action_refresh(self) -> None:
         api = self.cpay.api
-        self.query_one(DataTable).loading = True
+        self.mark_loading(self.query_one(DataTable))
         self.call_api(lambda: load_notifications(api), self._show)
 
     def _show(self, items: list[TransactionView]) -> None:
@@ -65,7 +66,7 @@ class NotificationsScreen(CPayScreen):
             table.add_row(when(tx.created_at_ms), what, signed_amount(tx), literal(tx.memo))
         if not items:
             table.add_row("", "No notifications yet.", "", "")
-        table.loading = False
+        self.done_loading(table)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if 0 <= event.cursor_row < len(self.items):

@@ -16,10 +16,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Footer, Header, Input, Label, Static
+from textual.widgets import Button, Header, Input, Label, Static
 
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import literal, literal_lines
+from cpay_cli.tui.keybar import KeyBar
 from cpay_cli.tui.screens.confirm import ConfirmScreen
 from cpay_engine.api import PaymentResult
 from cpay_engine.domain.model import check_memo, parse_handle
@@ -109,7 +110,7 @@ class PaymentForm(CPayScreen):
             with Horizontal(classes="buttons"):
                 yield Button(f"Review & {self.VERB.lower()}", id="submit", variant="primary")
             yield Static("", id="result")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#recipient", Input).focus()
