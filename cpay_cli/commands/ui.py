@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 import typer
 
 from cpay_cli.commands.common import session
@@ -28,10 +31,14 @@ def register(app: typer.Typer) -> None:
 def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     """Run the dashboard on `s`'s profile and acting user, opened on the screen `start`,
     until the user quits."""
+    # Textual and the first screen import (~0.4 s) in a thread meanwhile: the key file's
+    # scrypt and the database release the GIL, so the two overlap.
+    preload = _Preload(f"cpay_cli.tui.screens.{ScreenName(start).value}")
     # Reach the key and the engine before the screen is taken over, so a passphrase
     # prompt or an error ("no profile", "server unreachable") reads like any command's.
     api = s.api()
     account = api.account()
+    preload.wait()
     from cpay_engine.domain.model import Role
 
     if start in ADMIN_ONLY and account.role is not Role.ADMIN:
@@ -49,3 +56,26 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     )
     long_running()
     CPayApp(api, context, account, start=start).run()
+
+
+class _Preload:
+    """Imports the dashboard's modules on a daemon thread; `wait` re-raises its error."""
+
+    def __init__(self, screen_module: str) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(screen_module,), name="cpay-ui-preload", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, screen_module: str) -> None:
+        try:
+            importlib.import_module("cpay_cli.tui.app")
+            importlib.import_module(screen_module)
+        except BaseException as exc:  # re-raised in the caller's thread by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -1,14 +1,12 @@
 """Screen plumbing: run an engine call in a thread worker and come back on the UI thread,
-and show a loading indicator only when the answer is slow to come."""
+with a loading indicator on the widgets waiting for it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
@@ -18,10 +16,6 @@ if TYPE_CHECKING:
     from cpay_cli.tui.app import CPayApp
 
 T = TypeVar("T")
-
-# Most engine answers come well within this: a screen then paints its data straight away
-# instead of mounting, styling and removing a loading indicator first (and flickering).
-LOADING_DELAY_S = 0.25
 
 
 def worker_cancelled() -> bool:
@@ -33,34 +27,21 @@ def worker_cancelled() -> bool:
 class CPayScreen(Screen[None]):
     """A screen that talks to PaymentsAPI only from workers."""
 
-    def __init__(
-        self, name: str | None = None, id: str | None = None, classes: str | None = None
-    ) -> None:
-        super().__init__(name, id, classes)
-        self._loading_timers: dict[Widget, Timer] = {}
-
     @property
     def cpay(self) -> CPayApp:
         return cast("CPayApp", self.app)
 
     def mark_loading(self, *widgets: Widget) -> None:
-        """The widgets' data is on its way: they show the loading indicator if it is not
-        there within LOADING_DELAY_S (until `done_loading`)."""
+        """The widgets' data is on its way: they show the loading indicator until
+        `done_loading`. (Shown at once, not after a delay: with a delayed indicator, a
+        DataTable filled before the delay ran out sometimes kept its header-wide columns
+        on a loaded machine, measured by bench/tui_history's terminal launches.)"""
         for widget in widgets:
-            self._stop_loading_timer(widget)
-            self._loading_timers[widget] = self.set_timer(
-                LOADING_DELAY_S, partial(setattr, widget, "loading", True)
-            )
+            widget.loading = True
 
     def done_loading(self, *widgets: Widget) -> None:
         for widget in widgets:
-            self._stop_loading_timer(widget)
             widget.loading = False
-
-    def _stop_loading_timer(self, widget: Widget) -> None:
-        timer = self._loading_timers.pop(widget, None)
-        if timer is not None:
-            timer.stop()
 
     def call_api(
         self,

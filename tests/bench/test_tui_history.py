@@ -7,10 +7,14 @@ from pathlib import Path
 
 from bench.tui_history import (
     PROFILE,
+    TERMINAL_TIMEOUT_S,
     BenchPassphrase,
     build_wallet,
     describe_request,
+    history_painted,
     make_home,
+    newest_when,
+    terminal_launch,
 )
 from cpay_cli.session import Session
 from cpay_engine.wire import cpay_pb2 as pb
@@ -64,3 +68,29 @@ def test_requests_are_described_by_their_history_arguments() -> None:
     method = "/cpay.v1.Payments/GetTransactionHistory"
     assert describe_request(method, request) == "history limit=20 after=c1.0 status=pending"
     assert describe_request("/cpay.v1.Payments/GetBalances", request) == "GetBalances"
+
+
+def test_a_terminal_launch_reads_the_first_history_page_off_a_real_pseudo_terminal(
+    tmp_path: Path,
+) -> None:
+    # The benchmark's end-to-end figure: `cpay ui --screen history` spawned on a pty, the
+    # screen read back by a VT100 emulator until the newest row is on the first line.
+    cached = tmp_path / "cached"
+    cached.mkdir()
+    manifest = build_wallet(cached, ROWS, lambda _message: None)
+    base = tmp_path / "home"
+    home = make_home(base, cached, manifest)
+    first_when = newest_when(home.wallet_db(PROFILE), manifest)
+
+    seconds = terminal_launch(base, first_when)
+
+    assert 0 < seconds < TERMINAL_TIMEOUT_S
+
+
+def test_the_first_page_is_recognised_only_under_the_history_header() -> None:
+    header = " When              Dir  Counterparty  Amount  Cur  Status     Memo"
+    row = " 2026-11-26 14:52  out  @bob          -1.00   DBL  completed  coffee"
+
+    assert history_painted(["CPay", header, row, ""], "2026-11-26 14:52")
+    assert not history_painted(["CPay", header, " loading", row], "2026-11-26 14:52")
+    assert not history_painted(["Latest activity", row, ""], "2026-11-26 14:52")
