@@ -1,21 +1,55 @@
 """Screen plumbing: run an engine call in a thread worker and come back on the UI thread,
-with a loading indicator on the widgets waiting for it."""
+and show a loading indicator only when the answer is slow to come."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
+from rich.text import Text
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
+from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
+from cpay_cli.tui.format import column_widths
 from cpay_engine.errors import CPayError
 
 if TYPE_CHECKING:
     from cpay_cli.tui.app import CPayApp
 
 T = TypeVar("T")
+
+# Most engine answers come well within this: a screen then paints its data straight away
+# instead of mounting, styling and removing a loading indicator first (and flickering).
+LOADING_DELAY_S = 0.25
+
+
+def set_columns(table: DataTable[object], labels: tuple[str, ...], widths: tuple[int, ...]) -> None:
+    """Empty `table` and give it these columns at these widths. CPay measures its rows'
+    widths itself (format.column_widths) instead of leaving it to DataTable's automatic
+    widths: a table filled straight after mounting, on a loaded machine, sometimes kept
+    its header-wide columns (bench/tui_history's terminal launches caught it)."""
+    table.clear(columns=True)
+    for label, width in zip(labels, widths, strict=True):
+        table.add_column(label, width=width)
+
+
+def fill_table(
+    table: DataTable[object],
+    labels: tuple[str, ...],
+    rows: list[tuple[Text | str, ...]],
+    keys: list[str] | None = None,
+) -> None:
+    """Replace `table`'s columns and rows: columns as wide as these rows need."""
+    set_columns(table, labels, column_widths(labels, rows))
+    if keys is None:
+        table.add_rows(rows)
+    else:
+        for cells, key in zip(rows, keys, strict=True):
+            table.add_row(*cells, key=key)
 
 
 def worker_cancelled() -> bool:
@@ -27,21 +61,34 @@ def worker_cancelled() -> bool:
 class CPayScreen(Screen[None]):
     """A screen that talks to PaymentsAPI only from workers."""
 
+    def __init__(
+        self, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name, id, classes)
+        self._loading_timers: dict[Widget, Timer] = {}
+
     @property
     def cpay(self) -> CPayApp:
         return cast("CPayApp", self.app)
 
     def mark_loading(self, *widgets: Widget) -> None:
-        """The widgets' data is on its way: they show the loading indicator until
-        `done_loading`. (Shown at once, not after a delay: with a delayed indicator, a
-        DataTable filled before the delay ran out sometimes kept its header-wide columns
-        on a loaded machine, measured by bench/tui_history's terminal launches.)"""
+        """The widgets' data is on its way: they show the loading indicator if it is not
+        there within LOADING_DELAY_S (until `done_loading`)."""
         for widget in widgets:
-            widget.loading = True
+            self._stop_loading_timer(widget)
+            self._loading_timers[widget] = self.set_timer(
+                LOADING_DELAY_S, partial(setattr, widget, "loading", True)
+            )
 
     def done_loading(self, *widgets: Widget) -> None:
         for widget in widgets:
+            self._stop_loading_timer(widget)
             widget.loading = False
+
+    def _stop_loading_timer(self, widget: Widget) -> None:
+        timer = self._loading_timers.pop(widget, None)
+        if timer is not None:
+            timer.stop()
 
     def call_api(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from cpay_cli.output import printable
@@ -57,3 +58,17 @@ def history_cells(tx: TransactionView) -> tuple[Text | str, ...]:
 
 
 HISTORY_COLUMNS = ("When", "Dir", "Counterparty", "Amount", "Cur", "Status", "Memo")
+
+
+def column_widths(
+    labels: tuple[str, ...], rows: list[tuple[Text | str, ...]], at_least: tuple[int, ...] = ()
+) -> tuple[int, ...]:
+    """The width each column needs for `rows` (and its label): what a DataTable's automatic
+    widths measure, measured here so that a table can be given them with its rows."""
+    widths = [max((cell_len(label), *at_least[i : i + 1])) for i, label in enumerate(labels)]
+    for cells in rows:
+        for i, cell in enumerate(cells):
+            width = cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+            if width > widths[i]:
+                widths[i] = width
+    return tuple(widths)

@@ -6,18 +6,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Sparkline, Static
 
-from cpay_cli.tui.base import CPayScreen, worker_cancelled
+from cpay_cli.tui.base import CPayScreen, fill_table, worker_cancelled
 from cpay_cli.tui.format import HISTORY_COLUMNS, history_cells, literal, literal_lines, party
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import BalanceView, PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.money import format_amount
 from cpay_engine.domain.query import HistoryFilter
+
+BALANCE_COLUMNS = ("Currency", "Available", "Pending")
 
 DAY_MS = 86_400_000
 TREND_DAYS = 30
@@ -123,9 +126,8 @@ class DashboardScreen(CPayScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        balances = self.query_one("#balances", DataTable)
-        balances.add_columns("Currency", "Available", "Pending")
-        self.query_one("#latest", DataTable).add_columns(*HISTORY_COLUMNS)
+        fill_table(self.query_one("#balances", DataTable), BALANCE_COLUMNS, [])
+        fill_table(self.query_one("#latest", DataTable), HISTORY_COLUMNS, [])
 
     def on_screen_resume(self) -> None:
         # Also sent when the screen is first shown: the one place it loads (not on_mount too).
@@ -166,18 +168,19 @@ class DashboardScreen(CPayScreen):
 
     def _show_summary(self, data: Summary) -> None:
         balances = self.query_one("#balances", DataTable)
-        balances.clear()
-        for b in data.balances:
-            balances.add_row(
+        rows: list[tuple[Text | str, ...]] = [
+            (
                 b.currency,
                 format_amount(b.available_minor, b.currency),
                 format_amount(b.pending_minor, b.currency),
             )
+            for b in data.balances
+        ]
+        fill_table(balances, BALANCE_COLUMNS, rows)
         self.done_loading(balances)
         latest = self.query_one("#latest", DataTable)
-        latest.clear()
-        for tx in data.latest:
-            latest.add_row(*history_cells(tx), key=tx.id)
+        cells = [history_cells(tx) for tx in data.latest]
+        fill_table(latest, HISTORY_COLUMNS, cells, keys=[tx.id for tx in data.latest])
         self.done_loading(latest)
         if self.focused is None:
             latest.focus()  # it could not take focus while loading

@@ -15,8 +15,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static
 
-from cpay_cli.tui.base import CPayScreen
-from cpay_cli.tui.format import HISTORY_COLUMNS, history_cells
+from cpay_cli.tui.base import CPayScreen, set_columns
+from cpay_cli.tui.format import HISTORY_COLUMNS, column_widths, history_cells
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import HistoryPage, TransactionView
 from cpay_engine.domain.query import FIRST, HistoryFilter, encode_cursor, parse_query
@@ -54,6 +54,7 @@ class HistoryScreen(CPayScreen):
         self.window = Window([], "", "")
         self._fetching = False
         self._focus_table = False
+        self._widths: tuple[int, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,8 +71,13 @@ class HistoryScreen(CPayScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*HISTORY_COLUMNS)
+        self._set_columns(column_widths(HISTORY_COLUMNS, []))
         self.action_newest()
+
+    def _set_columns(self, widths: tuple[int, ...]) -> None:
+        """Columns as wide as the rows in the window need (see base.set_columns)."""
+        set_columns(self.query_one(DataTable), HISTORY_COLUMNS, widths)
+        self._widths = widths
 
     # --- loading -----------------------------------------------------------------------
 
@@ -122,8 +128,9 @@ class HistoryScreen(CPayScreen):
     def _replace(self, window: Window, cursor: int) -> None:
         self.window = window
         table = self.query_one(DataTable)
-        table.clear()
-        table.add_rows(history_cells(tx) for tx in window.rows)
+        cells = [history_cells(tx) for tx in window.rows]
+        self._set_columns(column_widths(HISTORY_COLUMNS, cells))
+        table.add_rows(cells)
         # row keys: DataTable.add_rows gives generated keys; map row index -> id ourselves
         self.done_loading(table)
         if window.rows:
@@ -167,7 +174,11 @@ class HistoryScreen(CPayScreen):
         table = self.query_one(DataTable)
         rows = list(page.transactions)
         self.window = Window(self.window.rows + rows, page.next_cursor, self.window.newer_cursor)
-        table.add_rows(history_cells(tx) for tx in rows)
+        cells = [history_cells(tx) for tx in rows]
+        if column_widths(HISTORY_COLUMNS, cells, at_least=self._widths) == self._widths:
+            table.add_rows(cells)
+        else:  # wider cells: the columns are set again with every row
+            self._replace(self.window, cursor=table.cursor_row)
         self._fetching = False
         if len(self.window.rows) > MAX_WINDOW:  # keep memory bounded: re-window here
             keep = self.window.rows[-MAX_WINDOW // 2 :]
