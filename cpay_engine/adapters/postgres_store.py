@@ -21,6 +21,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_uow import SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
@@ -37,7 +38,7 @@ def migrations() -> list[tuple[int, str, str]]:
     return load_migrations("postgres")
 
 
-SCHEMA_VERSION = max(v for v, _, _ in migrations())
+SCHEMA_VERSION = latest_version("postgres")
 
 
 @functools.lru_cache(maxsize=512)

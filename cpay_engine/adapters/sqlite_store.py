@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_uow import SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
@@ -52,7 +53,7 @@ def migrations() -> list[tuple[int, str, str]]:
     return load_migrations("sqlite")
 
 
-SCHEMA_VERSION = max(v for v, _, _ in migrations())
+SCHEMA_VERSION = latest_version("sqlite")
 
 
 class SqliteStore:
