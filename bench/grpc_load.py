@@ -145,25 +145,6 @@ class TimedStore:
         finally:
             self.times.add("read", time.perf_counter() - start)
 
-    @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        clock = time.perf_counter
-        start = clock()
-        manager = self.inner.unit_of_work()
-        uow = manager.__enter__()
-        entered = clock()
-        self.times.add("begin", entered - start)
-        try:
-            yield uow
-        except BaseException as exc:
-            if not manager.__exit__(type(exc), exc, exc.__traceback__):
-                raise
-        else:
-            worked = clock()
-            self.times.add("work", worked - entered)
-            manager.__exit__(None, None, None)
-            self.times.add("commit", clock() - worked)
-
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """begin = from the call until this caller's work starts (queueing for the write
         lock, BEGIN, and on SQLite the work of callers batched ahead of it); work = its

@@ -692,9 +692,9 @@ async def launch(
 ) -> Launch:
     """Open the session as `cpay ui --screen START_ON` does, start the app headless (on the
     dashboard: then 'h'), wait for the first history page, then End."""
+    from cpay_cli.commands.ui import ui_context
     from cpay_cli.session import Session
     from cpay_cli.tui.app import CPayApp
-    from cpay_cli.tui.context import UiContext
     from cpay_cli.tui.modes import ScreenName
 
     clock = time.perf_counter
@@ -704,15 +704,8 @@ async def launch(
     try:
         api = session.api() if api_wrapper is None else api_wrapper(session)
         account = api.account()
-        profile = session.profile
-        context = UiContext(
-            profile=profile.name,
-            mode=profile.mode,
-            target=profile.target,
-            trusted_engine_keys=session.trusted_engine_keys,
-        )
         opened = clock()
-        app = CPayApp(api, context, account, start=ScreenName(start_on))
+        app = CPayApp(api, ui_context(session), account, start=ScreenName(start_on))
         async with app.run_test(size=SIZE) as pilot:
             ready = clock()
             if start_on != ScreenName.HISTORY:
@@ -805,15 +798,6 @@ def traced_api(trace: Trace) -> ApiWrapper:
 
         def reader(self) -> contextlib.AbstractContextManager[UnitOfWork]:
             return self.inner.reader()
-
-        @contextlib.contextmanager
-        def unit_of_work(self) -> Iterator[UnitOfWork]:
-            begin = time.perf_counter()
-            with self.inner.unit_of_work() as uow:
-                trace.local.wait = time.perf_counter() - begin
-                worked = time.perf_counter()
-                yield uow
-                trace.local.work = time.perf_counter() - worked
 
         def write(self, work: Callable[[UnitOfWork], T]) -> T:
             # wait: until this caller's own statements start (the write lock, BEGIN and

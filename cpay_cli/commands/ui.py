@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,6 +12,9 @@ from cpay_cli.commands.common import session
 from cpay_cli.session import Session
 from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Textual in it
 from cpay_engine.errors import PermissionDenied
+
+if TYPE_CHECKING:
+    from cpay_cli.tui.context import UiContext
 
 ScreenOption = typer.Option(
     DEFAULT_SCREEN,
@@ -45,17 +49,17 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
         raise PermissionDenied(f"the {start} screen is for admins; @{account.handle} is not one")
     from cpay_cli.launch import long_running
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
+
+    long_running()
+    CPayApp(api, ui_context(s), account, start=start).run()
+
+
+def ui_context(s: Session) -> UiContext:
+    """What the dashboard is told about `s`'s profile (the dashboard never sees a Session)."""
     from cpay_cli.tui.context import UiContext
 
     profile = s.profile
-    context = UiContext(
-        profile=profile.name,
-        mode=profile.mode,
-        target=profile.target,
-        trusted_engine_keys=s.trusted_engine_keys,
-    )
-    long_running()
-    CPayApp(api, context, account, start=start).run()
+    return UiContext(profile.name, profile.mode, profile.target, s.trusted_engine_keys)
 
 
 class _Preload:

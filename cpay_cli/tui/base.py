@@ -27,29 +27,27 @@ T = TypeVar("T")
 LOADING_DELAY_S = 0.25
 
 
-def set_columns(table: DataTable[object], labels: tuple[str, ...], widths: tuple[int, ...]) -> None:
-    """Empty `table` and give it these columns at these widths. CPay measures its rows'
-    widths itself (format.column_widths) instead of leaving it to DataTable's automatic
-    widths: a table filled straight after mounting, on a loaded machine, sometimes kept
-    its header-wide columns (bench/tui_history's terminal launches caught it)."""
-    table.clear(columns=True)
-    for label, width in zip(labels, widths, strict=True):
-        table.add_column(label, width=width)
-
-
 def fill_table(
     table: DataTable[object],
     labels: tuple[str, ...],
     rows: list[tuple[Text | str, ...]],
     keys: list[str] | None = None,
-) -> None:
-    """Replace `table`'s columns and rows: columns as wide as these rows need."""
-    set_columns(table, labels, column_widths(labels, rows))
+) -> tuple[int, ...]:
+    """Replace `table`'s columns and rows, the columns as wide as these rows need; returns
+    those widths. CPay measures them itself (format.column_widths) instead of leaving it
+    to DataTable's automatic widths: a table filled straight after mounting, on a loaded
+    machine, sometimes kept its header-wide columns (bench/tui_history's terminal
+    launches caught it)."""
+    widths = column_widths(labels, rows)
+    table.clear(columns=True)
+    for label, width in zip(labels, widths, strict=True):
+        table.add_column(label, width=width)
     if keys is None:
         table.add_rows(rows)
     else:
         for cells, key in zip(rows, keys, strict=True):
             table.add_row(*cells, key=key)
+    return widths
 
 
 def worker_cancelled() -> bool:

@@ -57,10 +57,6 @@ class PostgresDialect:
     def execute(self, sql: str, args: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         return self._conn.execute(_pg(sql), args)
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self._conn.cursor() as cur:
-            cur.executemany(_pg(sql), rows)
-
     def move(self, debit_id: int, credit_id: int, amount_minor: int) -> bool:
         # One round trip: the row locks in id order (two opposite transfers cannot
         # deadlock), then the conditional debit and, only if it happened, the credit.
@@ -207,11 +203,11 @@ class PostgresStore:
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """One transaction per call: PostgreSQL runs concurrent writers side by side and
         already merges their WAL flushes (its own group commit)."""
-        with self.unit_of_work() as uow:
+        with self._transaction() as uow:
             return work(uow)
 
     @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+    def _transaction(self) -> Iterator[SqlUnitOfWork]:
         try:
             with self._pool.connection() as conn:
                 try:

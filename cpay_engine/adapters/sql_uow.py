@@ -48,8 +48,6 @@ class Dialect(Protocol):
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor: ...
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
     def move(self, debit_id: int, credit_id: int, amount_minor: int) -> bool:
         """Debit (only if the account may go negative or holds enough) and credit, with
         both rows locked in id order first; False, and nothing changed, if the debit is
@@ -366,30 +364,26 @@ class SqlUnitOfWork:
             raise InternalError(f"could not record transaction {tx.id}: {exc}") from None
         return int(row[0])
 
-    def _insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
-        # One multi-row INSERT: one statement (one round trip on PostgreSQL), not one per row.
-        if not postings:
+    def _insert_rows(self, into: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
+        """One multi-row INSERT (one round trip on PostgreSQL), not one statement per row."""
+        if not rows:
             return
-        args: list[Any] = []
-        for idx, (account_id, amount, currency) in enumerate(postings):
-            args += (seq, idx, account_id, amount, currency)
-        self._c.execute(
-            "INSERT INTO postings (seq, idx, account_id, amount_minor, currency) VALUES "
-            + ", ".join(["(?, ?, ?, ?, ?)"] * len(postings)),
-            args,
+        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+        args = [value for row in rows for value in row]
+        self._c.execute(f"INSERT INTO {into} VALUES {', '.join([marks] * len(rows))}{suffix}", args)
+
+    def _insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
+        self._insert_rows(
+            "postings (seq, idx, account_id, amount_minor, currency)",
+            [(seq, idx, *posting) for idx, posting in enumerate(postings)],
         )
 
     def _insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
-        if parties:
-            args: list[Any] = []
-            for user_id, direction in parties:
-                args += (user_id, seq, direction.value)
-            self._c.execute(
-                "INSERT INTO tx_parties (user_id, seq, direction) VALUES "
-                + ", ".join(["(?, ?, ?)"] * len(parties))
-                + " ON CONFLICT DO NOTHING",
-                args,
-            )
+        self._insert_rows(
+            "tx_parties (user_id, seq, direction)",
+            [(user_id, seq, direction.value) for user_id, direction in parties],
+            " ON CONFLICT DO NOTHING",
+        )
 
     def find_transaction(self, tx_id: str) -> TxRecord | None:
         row = self._one(f"SELECT {_TX_COLUMNS} FROM transactions t WHERE t.id = ?", (tx_id,))

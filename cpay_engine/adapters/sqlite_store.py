@@ -148,35 +148,10 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise translate(exc) from None
 
-    @contextlib.contextmanager
-    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+    def write(self, work: Callable[[SqlUnitOfWork], T]) -> T:
         # SQLite has one writer. Threads of this process queue on a lock (first come, first
         # served) instead of spinning in SQLite's sleep-and-retry busy handler; other
         # processes still meet the busy timeout.
-        with self._write_lock:
-            conn = self._connect()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise Unavailable(
-                    f"the wallet database is busy or locked ({exc}); try again"
-                ) from None
-            try:
-                yield SqlUnitOfWork(SqliteDialect(conn))
-            except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise translate(exc) from None
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise InternalError(f"could not commit to the wallet database: {exc}") from None
-
-    def write(self, work: Callable[[SqlUnitOfWork], T]) -> T:
         item = _Write(work)
         with self._queue_lock:
             self._queue.append(item)
@@ -264,9 +239,6 @@ class SqliteDialect:
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, args)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._conn.executemany(sql, rows)
 
     def move(self, debit_id: int, credit_id: int, amount_minor: int) -> bool:
         # The write lock (BEGIN IMMEDIATE) already excludes every other writer.

@@ -190,10 +190,10 @@ class Engine:
 
     def initialize(self, handle: str, device_public_key: bytes) -> UserRecord:
         """Create the first user (an admin), register the engine's receipt key."""
-        with self.store.unit_of_work() as uow:
-            return handlers.initialize(
-                uow, self.clock(), handle, device_public_key, self.receipt_key()
-            )
+        now, key = self.clock(), self.receipt_key()
+        return self.store.write(
+            lambda uow: handlers.initialize(uow, now, handle, device_public_key, key)
+        )
 
     # --- the pipeline --------------------------------------------------------------------
 

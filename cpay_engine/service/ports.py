@@ -196,8 +196,6 @@ class UnitOfWork(Protocol):
 
 
 class Store(Protocol):
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
-
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """Run `work` in a unit of work and return what it returns once that is durable.
         If `work` raises, none of its writes happen and the exception reaches the caller.

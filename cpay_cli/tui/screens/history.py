@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static
 
-from cpay_cli.tui.base import CPayScreen, set_columns
+from cpay_cli.tui.base import CPayScreen, fill_table
 from cpay_cli.tui.format import HISTORY_COLUMNS, column_widths, history_cells
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import HistoryPage, TransactionView
@@ -71,13 +71,8 @@ class HistoryScreen(CPayScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self._set_columns(column_widths(HISTORY_COLUMNS, []))
+        self._widths = fill_table(self.query_one(DataTable), HISTORY_COLUMNS, [])
         self.action_newest()
-
-    def _set_columns(self, widths: tuple[int, ...]) -> None:
-        """Columns as wide as the rows in the window need (see base.set_columns)."""
-        set_columns(self.query_one(DataTable), HISTORY_COLUMNS, widths)
-        self._widths = widths
 
     # --- loading -----------------------------------------------------------------------
 
@@ -128,9 +123,7 @@ class HistoryScreen(CPayScreen):
     def _replace(self, window: Window, cursor: int) -> None:
         self.window = window
         table = self.query_one(DataTable)
-        cells = [history_cells(tx) for tx in window.rows]
-        self._set_columns(column_widths(HISTORY_COLUMNS, cells))
-        table.add_rows(cells)
+        self._widths = fill_table(table, HISTORY_COLUMNS, [history_cells(tx) for tx in window.rows])
         # row keys: DataTable.add_rows gives generated keys; map row index -> id ourselves
         self.done_loading(table)
         if window.rows:
