@@ -103,6 +103,8 @@ async def test_a_failed_payment_can_be_found_and_its_detail_says_why_without_a_r
         assert detail.tx_id == "seed-pay-too-much"
         summary = " ".join(shown(detail.query_one("#detail-summary", Static)).split())
         assert "Status failed — insufficient funds: @carol cannot pay 500.00 DBL" in summary
+        history = " ".join(shown(detail.query_one("#detail-status-history", Static)).split())
+        assert history.startswith("2026-03-02 09:07 UTC failed — insufficient funds: @carol")
         receipt = shown(detail.query_one("#detail-receipt", Static))
         assert receipt == "No receipt (only completed transactions have one)."
 
@@ -121,6 +123,8 @@ async def test_enter_on_a_row_opens_its_detail_with_a_verified_receipt(
         assert "To          @alice" in summary
         assert "Amount      40.00 DBL" in summary
         assert "Memo        rent share" in summary
+        status_history = shown(detail.query_one("#detail-status-history", Static))
+        assert status_history == "2026-03-02 09:06 UTC  completed"
         postings = cells(detail.query_one("#detail-postings", DataTable))
         assert sorted(amount for _, amount, _ in postings) == ["-40.00", "40.00"]
         receipt = shown(detail.query_one("#detail-receipt", Static))

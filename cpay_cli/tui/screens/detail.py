@@ -1,4 +1,10 @@
-"""Detail of one transaction: postings, memo, status, and the receipt, verified or not."""
+"""Detail of one transaction: postings, memo, status history, and the receipt, verified or not.
+
+The engine writes every transaction in its final state (a Dabloon payment is completed or
+failed at once), so its status history has one entry, derived from the transaction
+itself. Provider payments (pending, then completed or unknown) will need the engine to
+record each change; this section then lists them.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ class DetailScreen(CPayScreen):
         with VerticalScroll(id="detail"):
             yield Static(literal(f"Transaction {self.tx_id}"), classes="title")
             yield Static("", id="detail-summary")
+            yield Static("Status history", classes="title")
+            yield Static("", id="detail-status-history")
             yield Static("Postings", classes="title")
             postings: DataTable[object] = DataTable(id="detail-postings", cursor_type="none")
             yield postings
@@ -80,6 +88,10 @@ class DetailScreen(CPayScreen):
             f"Memo        {tx.memo}",
         ]
         self.query_one("#detail-summary", Static).update(literal_lines(lines))
+        entry = f"{when(tx.created_at_ms)} UTC  {tx.status.value}"
+        if tx.failure_message:
+            entry += f" — {tx.failure_message}"
+        self.query_one("#detail-status-history", Static).update(literal(entry))
         table = self.query_one("#detail-postings", DataTable)
         table.clear()
         for p in tx.postings:
