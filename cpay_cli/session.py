@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpay_cli.paths import Home
+from cpay_cli.preload import Preload
 from cpay_cli.profiles import DEFAULT_PROFILE, Config, Profile, check_profile_name
 from cpay_engine.errors import Unauthenticated
 
@@ -147,22 +148,29 @@ class Session:
             if profile.mode == "remote":
                 self._api = self._remote_api(profile)
             else:
+                # The engine imports while the key file's scrypt runs (see cpay_cli.preload).
+                preload = Preload("cpay_engine.bootstrap", "cpay_engine.client")
+                key = self.device_key()
+                preload.wait()
                 from cpay_engine.bootstrap import open_engine_at
                 from cpay_engine.client import InProcessTransport, SignedClient
 
                 engine = open_engine_at(profile_db_url(profile), receipt_key=self.engine_key)
-                self._api = SignedClient(InProcessTransport(engine), self.device_key())
+                self._api = SignedClient(InProcessTransport(engine), key)
         return self._api
 
     def _remote_api(self, profile: Profile) -> PaymentsAPI:
+        handle = self.acting_handle()
+        preload = Preload("cpay_engine.rpc.transport", "cpay_cli.cache")  # grpc: ~0.2 s
+        key = self.device_key(handle)
+        preload.wait()
         from cpay_cli.cache import CachingEngine, HistoryCache
         from cpay_cli.output import say
         from cpay_engine.client import RetryPolicy, SignedClient
         from cpay_engine.rpc.transport import GrpcTransport
 
-        handle = self.acting_handle()
         transport = GrpcTransport(profile.server, ca_file=Path(profile.ca) if profile.ca else None)
-        remote = SignedClient(transport, self.device_key(handle), retry=RetryPolicy(attempts=4))
+        remote = SignedClient(transport, key, retry=RetryPolicy(attempts=4))
         cache = HistoryCache(self.home.cache / profile.name / f"{handle}.db")
         return CachingEngine(remote, cache, warn=say)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import threading
 from typing import TYPE_CHECKING
 
 import typer
 
 from cpay_cli.commands.common import session
+from cpay_cli.preload import Preload
 from cpay_cli.session import Session
 from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Textual in it
 from cpay_engine.errors import PermissionDenied
@@ -37,7 +36,7 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     until the user quits."""
     # Textual and the first screen import (~0.4 s) in a thread meanwhile: the key file's
     # scrypt and the database release the GIL, so the two overlap.
-    preload = _Preload(f"cpay_cli.tui.screens.{ScreenName(start).value}")
+    preload = Preload("cpay_cli.tui.app", f"cpay_cli.tui.screens.{ScreenName(start).value}")
     # Reach the key and the engine before the screen is taken over, so a passphrase
     # prompt or an error ("no profile", "server unreachable") reads like any command's.
     api = s.api()
@@ -60,26 +59,3 @@ def ui_context(s: Session) -> UiContext:
 
     profile = s.profile
     return UiContext(profile.name, profile.mode, profile.target, s.trusted_engine_keys)
-
-
-class _Preload:
-    """Imports the dashboard's modules on a daemon thread; `wait` re-raises its error."""
-
-    def __init__(self, screen_module: str) -> None:
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(screen_module,), name="cpay-ui-preload", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, screen_module: str) -> None:
-        try:
-            importlib.import_module("cpay_cli.tui.app")
-            importlib.import_module(screen_module)
-        except BaseException as exc:  # re-raised in the caller's thread by wait()
-            self._error = exc
-
-    def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
