@@ -1,6 +1,6 @@
 """The `cpay` command: Typer app, global options, and the one place errors become exit codes.
 
-Heavy modules (the engine, protobuf, cryptography, rich tables) are imported inside
+Heavy modules (the engine, protobuf, cryptography) are imported inside
 the commands that need them, so `cpay --help` stays fast. The console script goes
 further (`run`): it registers only the command group its arguments name, so `cpay
 balance` neither imports nor builds `cpay server …` and the other groups.

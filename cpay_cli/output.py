@@ -1,4 +1,4 @@
-"""Rendering data for stdout: table (rich), json, ndjson, csv.
+"""Rendering data for stdout: table, json, ndjson, csv.
 
 Data goes to stdout only; messages, previews and prompts go to stderr (see `say`).
 Text from other people (memos, handles) is shown literally: markup is not
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -91,32 +92,98 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+# Columns whose cells are numbers (right-aligned), and the columns a table gives up width
+# from, in this order, on a terminal too narrow for it (times and amounts are never cut).
+NUMERIC_KEYS = frozenset({"amount", "available", "pending"})
+SHRINK_ORDER = ("memo", "counterparty", "id")
+MIN_SHRUNK = 8
+GAP = "  "
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for key, header in columns:
-        table.add_column(
-            header, justify="right" if key in ("amount", "available", "pending") else "left"
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> None:
+    header = [title for _, title in columns]
+    body = [[printable(_cell(row.get(key))) for key, _ in columns] for row in rows]
+    keys = [key for key, _ in columns]
+    sys.stdout.write(
+        render_table(
+            header,
+            body,
+            right=[key in NUMERIC_KEYS for key in keys],
+            shrink=[keys.index(key) for key in SHRINK_ORDER if key in keys],
+            width=_terminal_width(),
+            bold_header=_styled(),
         )
-    for row in rows:
-        table.add_row(*[Text(printable(_cell(row.get(key)))) for key, _ in columns])
-    Console(highlight=False).print(table)
+    )
 
 
 def _pairs(row: dict[str, Any], columns: Sequence[Column]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    body = [[title, printable(_cell(row.get(key)))] for key, title in columns]
+    sys.stdout.write(render_table([], body, right=[False, False], bold_keys=_styled()))
 
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, header in columns:
-        table.add_row(header, Text(printable(_cell(row.get(key)))))
-    Console(highlight=False).print(table)
+
+BOLD, RESET = "\x1b[1m", "\x1b[0m"
+
+
+def render_table(
+    header: Sequence[str],
+    body: Sequence[Sequence[str]],
+    *,
+    right: Sequence[bool],
+    shrink: Sequence[int] = (),
+    width: int | None = None,
+    bold_header: bool = False,
+    bold_keys: bool = False,
+) -> str:
+    """Aligned columns two spaces apart, widths in terminal cells (wide characters count
+    two), no trailing spaces. Given a terminal `width`, the columns in `shrink` are cut
+    in that order (with "…", each down to MIN_SHRUNK cells) until the table fits; a line
+    still too wide is left to wrap, and without a width (a pipe, a file) nothing is cut.
+    `bold_header` sets the header in bold, `bold_keys` the first column (key: value)."""
+    from rich.cells import cell_len, set_cell_size  # display widths: emoji, CJK
+
+    table = [list(header), *map(list, body)] if header else [list(r) for r in body]
+    if not table:
+        return ""
+    widths = [max(cell_len(cell) for cell in column) for column in zip(*table, strict=True)]
+    if width is not None:
+        excess = sum(widths) + len(GAP) * (len(widths) - 1) - width
+        for i in shrink:
+            cut = min(excess, widths[i] - MIN_SHRUNK)
+            if cut > 0:
+                widths[i] -= cut
+                excess -= cut
+    out = []
+    for n, cells in enumerate(table):
+        parts = []
+        for i, cell in enumerate(cells):
+            size = cell_len(cell)
+            if size > widths[i]:
+                cell, size = set_cell_size(cell, widths[i] - 1) + "…", widths[i]
+            pad = " " * (widths[i] - size)
+            if i == 0 and bold_keys:
+                cell = f"{BOLD}{cell}{RESET}"
+            parts.append(pad + cell if right[i] else cell + pad)
+        line = GAP.join(parts).rstrip()
+        out.append(f"{BOLD}{line}{RESET}" if bold_header and header and n == 0 else line)
+    return "\n".join(out) + "\n"
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one; None for pipes and files."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def _styled() -> bool:
+    """Bold headers only on a terminal, and not under NO_COLOR or TERM=dumb."""
+    return (
+        sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM", "") != "dumb"
+    )
 
 
 # --- stable JSON shapes (documented in README) ---------------------------------------------

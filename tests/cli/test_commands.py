@@ -266,6 +266,30 @@ def test_history_csv_starts_with_a_header_row(funded: Cli) -> None:
     ]
 
 
+def test_history_table_into_a_pipe_keeps_every_value_whole(funded: Cli) -> None:
+    """Not a terminal (a pipe, a file, `grep`): nothing is cut to fit 80 columns."""
+    memo = "a memo long enough to push the table well past eighty columns"
+    payment = pay_bob(funded, "12.50", "-m", memo)
+
+    lines = funded("history").stdout.splitlines()
+
+    assert lines[0].split() == [
+        "When",
+        "Dir",
+        "Counterparty",
+        "Amount",
+        "Cur",
+        "Status",
+        "Memo",
+        "Id",
+    ]
+    newest = lines[1]
+    assert len(newest) > 80
+    assert newest.startswith(payment["created_at"] + "  out  @bob")
+    assert newest.endswith(f"12.50  DBL  completed  {memo}  {payment['id']}")
+    assert all(line == line.rstrip() for line in lines)
+
+
 def test_history_ndjson_prints_one_json_object_per_line(funded: Cli) -> None:
     pay_bob(funded)
 
