@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -23,15 +24,28 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
-from cpay_engine.adapters.sql_uow import SqlUnitOfWork
+from cpay_engine.adapters.sql_uow import TX_INSERT_COLUMNS, SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
-from cpay_engine.service.ports import TransientStoreError, UnitOfWork
+from cpay_engine.service.ports import (
+    AuditEntry,
+    ReceiptRecord,
+    TransientStoreError,
+    UnitOfWork,
+)
 
 T = TypeVar("T")
 
 # Arbitrary constants naming our advisory locks.
 LEDGER_LOCK = 0x43504159_01  # "CPAY" 1: transaction seq + audit chain
 MIGRATION_LOCK = 0x43504159_02
+
+
+# What cpay_audit_append hashes exactly as domain.audit does (JSON escapes only " and \).
+_PRINTABLE = re.compile(r"\A[ -~]*\Z")
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -86,6 +100,60 @@ class PostgresDialect:
         if not self._sequence_locked:
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
             self._sequence_locked = True
+
+    def record_entry(
+        self,
+        tx: Sequence[Any],
+        postings: Sequence[tuple[int, int, str]],
+        receipt: ReceiptRecord | None,
+        parties: Sequence[tuple[str, str]],
+        audit: AuditEntry,
+    ) -> int | None:
+        # Every other payment waits from the ledger lock to COMMIT, so the lock, one
+        # statement of data-modifying CTEs and the audit append (cpay_audit_append, the
+        # same hash as domain.audit for printable ASCII) go out as one pipeline: one round
+        # trip, then the store's COMMIT.
+        if not all(_PRINTABLE.match(s) for s in (audit.actor, audit.action, audit.details)):
+            return None
+        ctes = [
+            f"t AS (INSERT INTO transactions ({TX_INSERT_COLUMNS}) VALUES ({_marks(tx)}) "
+            "RETURNING seq)"
+        ]
+        args: list[Any] = list(tx)
+        if postings:
+            rows = ", ".join(["(%s::smallint, %s::bigint, %s::bigint, %s::text)"] * len(postings))
+            ctes.append(
+                "p AS (INSERT INTO postings (seq, idx, account_id, amount_minor, currency) "
+                f"SELECT t.seq, v.idx, v.account_id, v.amount_minor, v.currency FROM t, "
+                f"(VALUES {rows}) AS v (idx, account_id, amount_minor, currency))"
+            )
+            for idx, posting in enumerate(postings):
+                args.extend((idx, *posting))
+        if receipt is not None:
+            ctes.append(
+                "r AS (INSERT INTO receipts (seq, key_id, payload, signature) "
+                "SELECT t.seq, %s, %s, %s FROM t)"
+            )
+            args.extend((receipt.key_id, receipt.payload, receipt.signature))
+        if parties:
+            rows = ", ".join(["(%s::text, %s::text)"] * len(parties))
+            ctes.append(
+                "x AS (INSERT INTO tx_parties (user_id, seq, direction) "
+                f"SELECT v.user_id, t.seq, v.direction FROM t, (VALUES {rows}) "
+                "AS v (user_id, direction) ON CONFLICT DO NOTHING)"
+            )
+            for party in parties:
+                args.extend(party)
+        with self._conn.pipeline():
+            self.lock_ledger_sequence()
+            entry = self._conn.execute(f"WITH {', '.join(ctes)} SELECT seq FROM t", args)
+            self._conn.execute(
+                "SELECT cpay_audit_append(%s, %s, %s, %s)",
+                (audit.at_ms, audit.actor, audit.action, audit.details),
+            )
+            row = entry.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 def _split(sql: str) -> list[str]:
@@ -192,13 +260,17 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[SqlUnitOfWork]:
+        """Reads in autocommit: under READ COMMITTED each statement has its own snapshot
+        either way, and with no transaction open there is no ROLLBACK round trip after
+        (every request's key lookup comes through here)."""
         with self._pool.connection() as conn:
+            conn.autocommit = True
             try:
                 yield SqlUnitOfWork(PostgresDialect(conn))
             except psycopg.Error as exc:
                 raise translate(exc) from None
             finally:
-                conn.rollback()
+                conn.autocommit = False
 
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """One transaction per call: PostgreSQL runs concurrent writers side by side and

@@ -62,6 +62,46 @@ class Dialect(Protocol):
     def lock_name(self, name: str) -> None:
         """Serialize transactions that use the same name (a payment id) until they end."""
 
+    def record_entry(
+        self,
+        tx: Sequence[Any],
+        postings: Sequence[tuple[int, int, str]],
+        receipt: ReceiptRecord | None,
+        parties: Sequence[tuple[str, str]],
+        audit: AuditEntry,
+    ) -> int | None:
+        """Record a ledger entry in one round trip: under the ledger lock, the transaction
+        row (`tx`: values for TX_INSERT_COLUMNS) with its postings (account id, amount,
+        currency), receipt, parties (user id, direction) and audit entry. Returns its seq,
+        or None where the backend has no such path (the caller then sends each statement)."""
+
+
+TX_INSERT_COLUMNS = (
+    "id, kind, status, created_at_ms, initiator_id, from_user_id, to_user_id, from_handle, "
+    "to_handle, amount_minor, currency, memo, memo_folded, failure_code, failure_message"
+)
+
+
+def tx_values(tx: NewTransaction) -> tuple[Any, ...]:
+    """A new transaction's values in TX_INSERT_COLUMNS order."""
+    return (
+        tx.id,
+        tx.kind.value,
+        tx.status.value,
+        tx.created_at_ms,
+        tx.initiator_id,
+        tx.from_user_id,
+        tx.to_user_id,
+        tx.from_handle,
+        tx.to_handle,
+        tx.amount_minor,
+        tx.currency,
+        tx.memo,
+        tx.memo.casefold(),
+        tx.failure_code,
+        tx.failure_message,
+    )
+
 
 _TX_COLUMNS = (
     "t.seq, t.id, t.kind, t.status, t.created_at_ms, t.initiator_id, t.from_user_id, "
@@ -319,49 +359,43 @@ class SqlUnitOfWork:
         parties: Sequence[tuple[str, Direction]],
         audit: AuditEntry,
     ) -> int:
-        # From the ledger lock to COMMIT every other payment waits, so on PostgreSQL
-        # this is three round trips: lock + transaction row; the rows that need its seq
-        # + the audit head; the audit entry (then the store's COMMIT).
+        # From the ledger lock to COMMIT every other payment waits. PostgreSQL records
+        # the whole entry in one round trip (record_entry); otherwise, in a pipeline:
+        # lock + transaction row; the rows that need its seq + the audit head; the entry.
+        values = tx_values(tx)
+        party_rows = [(user_id, direction.value) for user_id, direction in parties]
+        try:
+            seq = self._c.record_entry(values, postings, receipt, party_rows, audit)
+        except self._c.integrity_errors as exc:
+            raise InternalError(f"could not record transaction {tx.id}: {exc}") from None
+        if seq is not None:
+            return seq
         with self._c.pipeline():
-            seq = self._insert_transaction(tx)
+            seq = self._insert_transaction(tx.id, values)
             self._insert_postings(seq, postings)
             if receipt is not None:
                 self._c.execute(
                     "INSERT INTO receipts (seq, key_id, payload, signature) VALUES (?, ?, ?, ?)",
                     (seq, receipt.key_id, receipt.payload, receipt.signature),
                 )
-            self._insert_parties(seq, parties)
+            self._insert_rows(
+                "tx_parties (user_id, seq, direction)",
+                [(user_id, seq, direction) for user_id, direction in party_rows],
+                " ON CONFLICT DO NOTHING",
+            )
             self.append_audit(audit.at_ms, audit.actor, audit.action, audit.details)
         return seq
 
-    def _insert_transaction(self, tx: NewTransaction) -> int:
+    def _insert_transaction(self, tx_id: str, values: Sequence[Any]) -> int:
         self._c.lock_ledger_sequence()
+        marks = ", ".join("?" * len(values))
         try:
             row = self._one(
-                "INSERT INTO transactions (id, kind, status, created_at_ms, initiator_id, "
-                "from_user_id, to_user_id, from_handle, to_handle, amount_minor, currency, memo, "
-                "memo_folded, failure_code, failure_message) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING seq",
-                (
-                    tx.id,
-                    tx.kind.value,
-                    tx.status.value,
-                    tx.created_at_ms,
-                    tx.initiator_id,
-                    tx.from_user_id,
-                    tx.to_user_id,
-                    tx.from_handle,
-                    tx.to_handle,
-                    tx.amount_minor,
-                    tx.currency,
-                    tx.memo,
-                    tx.memo.casefold(),
-                    tx.failure_code,
-                    tx.failure_message,
-                ),
+                f"INSERT INTO transactions ({TX_INSERT_COLUMNS}) VALUES ({marks}) RETURNING seq",
+                values,
             )
         except self._c.integrity_errors as exc:
-            raise InternalError(f"could not record transaction {tx.id}: {exc}") from None
+            raise InternalError(f"could not record transaction {tx_id}: {exc}") from None
         return int(row[0])
 
     def _insert_rows(self, into: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
@@ -376,13 +410,6 @@ class SqlUnitOfWork:
         self._insert_rows(
             "postings (seq, idx, account_id, amount_minor, currency)",
             [(seq, idx, *posting) for idx, posting in enumerate(postings)],
-        )
-
-    def _insert_parties(self, seq: int, parties: Sequence[tuple[str, Direction]]) -> None:
-        self._insert_rows(
-            "tx_parties (user_id, seq, direction)",
-            [(user_id, seq, direction.value) for user_id, direction in parties],
-            " ON CONFLICT DO NOTHING",
         )
 
     def find_transaction(self, tx_id: str) -> TxRecord | None:

@@ -28,6 +28,7 @@ from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_uow import SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
+from cpay_engine.service.ports import AuditEntry, ReceiptRecord
 
 BUSY_TIMEOUT_MS = 30_000
 # A batch stops growing here, so one leader does not run an unbounded queue while the
@@ -262,6 +263,19 @@ class SqliteDialect:
         return None
 
     def lock_name(self, name: str) -> None:  # noqa: ARG002
+        return None
+
+    def record_entry(
+        self,
+        tx: Sequence[Any],
+        postings: Sequence[tuple[int, int, str]],
+        receipt: ReceiptRecord | None,
+        parties: Sequence[tuple[str, str]],
+        audit: AuditEntry,
+    ) -> int | None:
+        """No one-statement path in SQLite (no data-modifying CTEs), and none needed: the
+        statements are calls into this process, not round trips."""
+        del tx, postings, receipt, parties, audit
         return None
 
 

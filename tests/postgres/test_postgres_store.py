@@ -10,7 +10,10 @@ import pytest
 
 from cpay_engine.adapters.postgres_store import SCHEMA_VERSION, PostgresStore
 from cpay_engine.bootstrap import DbUrl, parse_db_url
+from cpay_engine.domain.audit import GENESIS, entry_hash
+from cpay_engine.domain.model import Direction, TxKind, TxStatus
 from cpay_engine.errors import FailedPrecondition, InsufficientFunds, InvalidInput
+from cpay_engine.service.ports import AuditEntry, NewTransaction
 from tests.support import Wallet
 
 
@@ -132,3 +135,78 @@ def test_a_database_url_with_a_password_is_refused() -> None:
     assert parse_db_url("postgresql://cpay@db.example/cpay") == DbUrl(
         "postgresql", dsn="postgresql://cpay@db.example/cpay"
     )
+
+
+# --- the audit append inside PostgreSQL (one round trip per ledger entry) -----------------
+
+AUDIT_DETAILS = [
+    "",
+    '{"amount_minor":1,"currency":"DBL","from":"alice","id":"p-1","to":"bob"}',
+    'quotes " and back\\slashes \\" and \\\\ and {"nested":"\\"json\\""}',
+    "every printable: " + "".join(chr(c) for c in range(0x20, 0x7F)),
+]
+
+
+def test_the_database_hashes_audit_entries_exactly_as_the_engine_does(pg_dsn: str) -> None:
+    PostgresStore(pg_dsn, migrate=True).close()
+    with psycopg.connect(pg_dsn) as conn:
+        prev = GENESIS
+        for n, details in enumerate(AUDIT_DETAILS):
+            at_ms, actor, action = 1_764_000_000_000 + n, f"user_{n}", "payment.completed"
+            row = conn.execute(
+                "SELECT cpay_audit_append(%s, %s, %s, %s)", (at_ms, actor, action, details)
+            ).fetchone()
+            assert row is not None
+            assert row[0] == entry_hash(prev, at_ms, actor, action, details)
+            prev = row[0]
+        stored = conn.execute("SELECT prev_hash, hash FROM audit_log ORDER BY seq").fetchall()
+    assert stored[-1][1] == prev
+    assert [p for p, _ in stored] == [GENESIS] + [h for _, h in stored[:-1]]  # one chain
+
+
+def test_the_database_refuses_to_hash_what_it_would_encode_differently(pg_dsn: str) -> None:
+    PostgresStore(pg_dsn, migrate=True).close()
+    with psycopg.connect(pg_dsn) as conn:
+        for details in ("café", "line\nbreak", "tab\there"):
+            with pytest.raises(psycopg.errors.RaiseException, match="printable ASCII"):
+                conn.execute("SELECT cpay_audit_append(%s, %s, %s, %s)", (1, "alice", "x", details))
+            conn.rollback()
+
+
+def test_an_audit_entry_outside_printable_ascii_is_appended_by_the_engine(pg_dsn: str) -> None:
+    """The store falls back to appending in Python; the chain still verifies."""
+    wallet = Wallet.create_at(parse_db_url(pg_dsn))
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    store = wallet.engine.store
+    with store.reader() as reader:
+        alice = reader.get_user_by_handle("alice")
+    assert alice is not None
+    tx = NewTransaction(
+        id=str(uuid.uuid4()),
+        kind=TxKind.PAYMENT,
+        status=TxStatus.FAILED,
+        created_at_ms=1_764_000_000_000,
+        initiator_id=alice.id,
+        from_user_id=alice.id,
+        to_user_id=alice.id,
+        from_handle="alice",
+        to_handle="alice",
+        amount_minor=1,
+        currency="DBL",
+        memo="",
+        failure_code="test",
+        failure_message="a note in the audit log: café\n",
+    )
+    audit = AuditEntry(tx.created_at_ms, "alice", "payment.failed", '{"note":"café\n"}')
+
+    store.write(
+        lambda uow: uow.record_transaction(tx, [], None, [(alice.id, Direction.OUT)], audit)
+    )
+
+    report = wallet.client("alice").verify_ledger()
+    wallet.close()
+    assert report.ok, report.problems
+    with psycopg.connect(pg_dsn) as conn:
+        row = conn.execute("SELECT details FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    assert row == ('{"note":"café\n"}',)

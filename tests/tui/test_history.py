@@ -185,7 +185,9 @@ async def test_a_receipt_not_signed_by_a_trusted_key_says_not_verified(
     keys = trusted(seeded)
     app = seeded.app("bob", context=seeded.context(trusted=keys))
     async with app.run_test(size=(100, 30)) as pilot:
-        await press(pilot, "h", "enter")
+        await press(pilot, "h")  # the first page loads in a worker: settle before Enter
+        await press(pilot, "enter")
+        assert isinstance(pilot.app.screen, DetailScreen)
         receipt = shown(pilot.app.screen.query_one("#detail-receipt", Static))
         assert receipt.startswith("✘ NOT verified")
         assert "signature verified" not in receipt
