@@ -154,9 +154,12 @@ class SqlUnitOfWork:
 
     # --- requests ----------------------------------------------------------------------
 
-    def lock_payment_id(self, payment_id: str) -> None:
-        """Held until commit: a concurrent request with the same id waits, then replays."""
-        self._c.lock_name("payment:" + payment_id)
+    def claim_payment_id(self, payment_id: str) -> TxRecord | None:
+        """Lock the id until commit (a concurrent request with the same id waits, then
+        replays), then look it up: one round trip on PostgreSQL."""
+        with self._c.pipeline():
+            self._c.lock_name("payment:" + payment_id)
+            return self.find_transaction(payment_id)
 
     def record_nonce(self, key_id: str, nonce: bytes, expires_at_ms: int, now_ms: int) -> bool:
         if random.random() < 0.01:  # amortized pruning of nonces outside the window

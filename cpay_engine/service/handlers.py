@@ -133,8 +133,7 @@ def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
             f"{order.currency} payments go through the external payment provider, which this "
             f"engine does not have yet: pay in DBL"
         )
-    ctx.uow.lock_payment_id(order.payment_id)
-    existing = ctx.uow.find_transaction(order.payment_id)
+    existing = ctx.uow.claim_payment_id(order.payment_id)
     if existing is not None:
         return _replay(ctx, existing, order, TxKind.PAYMENT, pb.PaymentResponse)
     recipient = ctx.uow.get_user_by_handle(order.recipient)
@@ -153,8 +152,7 @@ def mint(ctx: Context, body: pb.MintDabloonsRequest.Body) -> Outcome:
     order = _parse_order(body)
     if order.currency != DABLOON:
         raise InvalidInput(f"only Dabloons can be minted, not {order.currency}: use DBL")
-    ctx.uow.lock_payment_id(order.payment_id)
-    existing = ctx.uow.find_transaction(order.payment_id)
+    existing = ctx.uow.claim_payment_id(order.payment_id)
     if existing is not None:
         return _replay(ctx, existing, order, TxKind.MINT, pb.MintDabloonsResponse)
     recipient = ctx.uow.get_user_by_handle(order.recipient)
