@@ -282,6 +282,7 @@ class PostgresStore:
     def _transaction(self) -> Iterator[SqlUnitOfWork]:
         try:
             with self._pool.connection() as conn:
+                conn.autocommit = False  # whatever a reader left: a unit of work is atomic
                 try:
                     yield SqlUnitOfWork(PostgresDialect(conn))
                     conn.commit()
