@@ -13,7 +13,7 @@ from cpay_engine.bootstrap import DbUrl, parse_db_url
 from cpay_engine.domain.audit import GENESIS, entry_hash
 from cpay_engine.domain.model import Direction, TxKind, TxStatus
 from cpay_engine.errors import FailedPrecondition, InsufficientFunds, InvalidInput
-from cpay_engine.service.ports import AuditEntry, NewTransaction
+from cpay_engine.service.ports import AuditEntry, NewTransaction, UnitOfWork
 from tests.support import Wallet
 
 
@@ -210,3 +210,23 @@ def test_an_audit_entry_outside_printable_ascii_is_appended_by_the_engine(pg_dsn
     with psycopg.connect(pg_dsn) as conn:
         row = conn.execute("SELECT details FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     assert row == ('{"note":"café\n"}',)
+
+
+def test_a_write_after_a_read_on_the_same_connection_is_still_atomic(pg_dsn: str) -> None:
+    """Readers run in autocommit; the pooled connection they hand back must not carry
+    that into the next unit of work, whose writes commit all together or not at all."""
+    store = PostgresStore(pg_dsn, min_size=1, max_size=1, migrate=True)
+    try:
+        with store.reader() as reader:
+            assert reader.user_count() == 0
+
+        def half_done(uow: UnitOfWork) -> None:
+            assert uow.record_nonce("k-test", b"n" * 16, 10**15, 0)
+            raise InvalidInput("refused after the first write")
+
+        with pytest.raises(InvalidInput):
+            store.write(half_done)
+    finally:
+        store.close()
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM nonces").fetchone() == (0,)
