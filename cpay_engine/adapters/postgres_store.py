@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
+from cpay_engine.adapters.sql_filters import like_prefix
 from cpay_engine.adapters.sql_uow import TX_INSERT_COLUMNS, SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
 from cpay_engine.service.ports import (
@@ -100,6 +101,11 @@ class PostgresDialect:
         if not self._sequence_locked:
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
             self._sequence_locked = True
+
+    def starts_with(self, column: str, prefix: str) -> tuple[str, tuple[Any, ...]]:
+        # LIKE, not a range: a range is only right under the C collation, which the
+        # cluster may not use (where it does, the index answers LIKE 'prefix%' too).
+        return f"{column} LIKE ?", (like_prefix(prefix),)
 
     def record_entry(
         self,

@@ -79,6 +79,15 @@ def filter_conditions(
     return where, args
 
 
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def like_pattern(word: str) -> str:
     """A LIKE pattern matching `word` anywhere, with LIKE's wildcards escaped by '\\'."""
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "%" + _like_escaped(word) + "%"
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching what starts with `prefix` (wildcards escaped by '\\')."""
+    return _like_escaped(prefix) + "%"

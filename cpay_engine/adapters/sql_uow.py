@@ -62,6 +62,10 @@ class Dialect(Protocol):
     def lock_name(self, name: str) -> None:
         """Serialize transactions that use the same name (a payment id) until they end."""
 
+    def starts_with(self, column: str, prefix: str) -> tuple[str, tuple[Any, ...]]:
+        """A condition (and its arguments) true where `column` starts with `prefix`,
+        written so that the column's index can answer it."""
+
     def record_entry(
         self,
         tx: Sequence[Any],
@@ -418,6 +422,20 @@ class SqlUnitOfWork:
     def find_transaction(self, tx_id: str) -> TxRecord | None:
         row = self._one(f"SELECT {_TX_COLUMNS} FROM transactions t WHERE t.id = ?", (tx_id,))
         return _tx(row) if row else None
+
+    def find_own_transactions_by_prefix(
+        self, user_id: str, prefix: str, limit: int
+    ) -> list[TxRecord]:
+        # The ids through their unique index (the dialect's prefix match), then only the
+        # user's own (tx_parties' key). CROSS JOIN keeps SQLite's planner from walking
+        # all of the user's parties instead; PostgreSQL plans it as any join.
+        match, args = self._c.starts_with("t.id", prefix)
+        rows = self._c.execute(
+            f"SELECT {_TX_COLUMNS}, p.direction FROM transactions t CROSS JOIN tx_parties p "
+            f"WHERE {match} AND p.seq = t.seq AND p.user_id = ? ORDER BY t.seq DESC LIMIT ?",
+            (*args, user_id, limit),
+        )
+        return [_tx(row[:15], row[15]) for row in rows]
 
     def party_direction(self, user_id: str, seq: int) -> Direction | None:
         row = self._one(

@@ -265,6 +265,10 @@ class SqliteDialect:
     def lock_name(self, name: str) -> None:  # noqa: ARG002
         return None
 
+    def starts_with(self, column: str, prefix: str) -> tuple[str, tuple[Any, ...]]:
+        # SQLite compares TEXT bytewise (BINARY), so a prefix is an index range.
+        return f"{column} >= ? AND {column} < ?", (prefix, prefix + "\U0010ffff")
+
     def record_entry(
         self,
         tx: Sequence[Any],

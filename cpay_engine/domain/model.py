@@ -36,6 +36,9 @@ class Direction(StrEnum):
 _HANDLE_RE = re.compile(r"\A[a-z][a-z0-9_]{1,31}\Z", re.ASCII)
 _PAYMENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{7,63}\Z", re.ASCII)
 MAX_MEMO_CHARS = 280
+# `cpay show 8290134f`: a transaction may be named by the start of its id (one of the
+# caller's own, and only one), this long at least.
+MIN_ID_PREFIX = 4
 
 TREASURY_HANDLE = "treasury"
 

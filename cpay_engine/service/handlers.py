@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from cpay_engine.adapters.crypto import SigningKey, check_public_key, verify_signature
 from cpay_engine.domain.model import (
+    MIN_ID_PREFIX,
     TREASURY_HANDLE,
     Direction,
     Role,
@@ -381,11 +382,30 @@ def get_transaction(ctx: Context, body: pb.GetTransactionRequest.Body) -> Outcom
     tx = ctx.uow.find_transaction(tx_id)
     direction = ctx.uow.party_direction(ctx.user.id, tx.seq) if tx else None
     if tx is None or (direction is None and ctx.user.role not in (Role.ADMIN, Role.AUDITOR)):
-        raise NotFound(f"no transaction {tx_id} that you can see: check the id with `cpay history`")
+        tx = _own_transaction_by_prefix(ctx, tx_id)
+        direction = tx.direction
     if direction is None:
         direction = Direction.OUT
     message = transaction_pb(tx, direction, ctx.uow.postings(tx.seq), ctx.uow.receipt(tx.seq))
     return Outcome(pb.GetTransactionResponse(transaction=message))
+
+
+def _own_transaction_by_prefix(ctx: Context, prefix: str) -> TxRecord:
+    """A short id, as git takes short hashes: the one transaction of the caller's own
+    whose id starts with `prefix` (at least MIN_ID_PREFIX characters)."""
+    found = []
+    if len(prefix) >= MIN_ID_PREFIX:
+        found = ctx.uow.find_own_transactions_by_prefix(ctx.user.id, prefix, limit=2)
+    if not found:
+        raise NotFound(
+            f"no transaction {prefix} that you can see: check the id with `cpay history`"
+        )
+    if len(found) > 1:
+        raise InvalidInput(
+            f"more than one of your transactions has an id starting with {prefix}: "
+            "give more of the id"
+        )
+    return found[0]
 
 
 def balances(ctx: Context, body: pb.GetBalancesRequest.Body) -> Outcome:

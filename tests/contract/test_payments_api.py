@@ -175,6 +175,31 @@ def test_a_transaction_reads_the_same_from_its_result_its_id_and_the_history(
     assert receipt_verifies(result.transaction, alice.account().engine_keys)
 
 
+def test_a_transaction_is_found_by_a_unique_start_of_its_id(people: Engines) -> None:
+    """As git takes short hashes: `cpay show 8290134f` (what a narrow table leaves)."""
+    alice, bob, carol = people.api("alice"), people.api("bob"), people.api("carol")
+    first = Order(payment_id="abcd1111-first").pay(alice).transaction
+    second = Order(payment_id="abcd2222-second", amount_minor=5).pay(alice).transaction
+
+    assert alice.transaction("abcd1") == first
+    assert alice.transaction("abcd2222-sec") == second
+    assert bob.transaction("abcd1").direction is Direction.IN  # the payee's own, too
+    with pytest.raises(InvalidInput, match=r"more than one .* starting with abcd"):
+        alice.transaction("abcd")
+    with pytest.raises(NotFound, match="abc"):  # under MIN_ID_PREFIX characters
+        alice.transaction("abc")
+    with pytest.raises(NotFound, match="abcd1"):  # someone else's: not carol's to find
+        carol.transaction("abcd1")
+    # Ids may hold "_", a LIKE wildcard: it matches itself only.
+    under = Order(payment_id="ab_c1111-under", amount_minor=1).pay(alice).transaction
+    Order(payment_id="abXc2222-plain", amount_minor=1).pay(alice)
+    assert alice.transaction("ab_c") == under
+    # An admin sees every transaction by its whole id, but short ids name her own only.
+    assert alice.transaction("mint-carol-01").id == "mint-carol-01"
+    with pytest.raises(NotFound, match="mint-caro"):
+        alice.transaction("mint-caro")
+
+
 @pytest.mark.parametrize(
     "memo",
     ["café ☕ für Jürgen — 日本", "two\nlines\tand a tab", "[bold]not markup[/]", ""],

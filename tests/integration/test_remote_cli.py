@@ -196,6 +196,8 @@ def test_remote_clients_pay_each_other_and_browse_history_offline_once_the_serve
         assert shown.returncode == 0, shown.stderr
         assert "signature verified" in shown.stdout
         assert "offline cache" in shown.stderr
+        by_short_id = alice.json("show", payment_id[:8])  # as a narrow table leaves it
+        assert by_short_id["id"] == payment_id
 
         balance = alice.run("balance")
         assert balance.returncode == 1
