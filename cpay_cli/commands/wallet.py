@@ -337,7 +337,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def show(
         ctx: typer.Context,
-        tx_id: str = typer.Argument(..., help="Transaction (payment) id."),
+        tx_id: str = typer.Argument(
+            ..., help="Transaction (payment) id, or a unique start of one of yours (4+ characters)."
+        ),
         output: Format = OutputOption,
     ) -> None:
         """One transaction: postings, receipt, and whether the receipt verifies."""
