@@ -19,7 +19,12 @@ from typing import Any
 import sqlite_utils
 
 from cpay_engine.adapters.crypto import SigningKey
-from cpay_engine.adapters.sql_filters import Columns, filter_conditions, like_pattern
+from cpay_engine.adapters.sql_filters import (
+    Columns,
+    filter_conditions,
+    like_pattern,
+    prefix_range,
+)
 from cpay_engine.api import (
     AccountView,
     BalanceView,
@@ -37,7 +42,14 @@ from cpay_engine.api import (
     UserView,
     VerifyReport,
 )
-from cpay_engine.domain.model import MIN_ID_PREFIX, Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.model import (
+    MIN_ID_PREFIX,
+    Direction,
+    Role,
+    TxKind,
+    TxStatus,
+    the_one_starting_with,
+)
 from cpay_engine.domain.query import (
     FIRST,
     HistoryFilter,
@@ -46,7 +58,7 @@ from cpay_engine.domain.query import (
     encode_cursor,
     validated,
 )
-from cpay_engine.errors import InvalidInput, OutcomeUnknown, Unavailable
+from cpay_engine.errors import OutcomeUnknown, Unavailable
 
 SYNC_PAGE = 500
 CACHE_COLUMNS = Columns(
@@ -141,23 +153,19 @@ class HistoryCache:
 
     def get(self, tx_id: str) -> TransactionView | None:
         """By id or, as the engine takes them, by a unique start of one (MIN_ID_PREFIX
-        characters at least); InvalidInput if that start fits more than one."""
+        characters at least)."""
         with self.lock:
             cursor = self.db.execute(f"SELECT * FROM {TABLE} WHERE id = ?", [tx_id])
             rows = cursor.fetchall()
             if not rows and len(tx_id) >= MIN_ID_PREFIX:
                 cursor = self.db.execute(
-                    f"SELECT * FROM {TABLE} WHERE substr(id, 1, ?) = ? LIMIT 2",
-                    [len(tx_id), tx_id],
+                    f"SELECT * FROM {TABLE} WHERE id >= ? AND id < ? LIMIT 2",
+                    list(prefix_range(tx_id)),
                 )
                 rows = cursor.fetchall()
             columns = [d[0] for d in cursor.description]
-        if len(rows) > 1:
-            raise InvalidInput(
-                f"more than one of your transactions has an id starting with {tx_id}: "
-                "give more of the id"
-            )
-        return _view(dict(zip(columns, rows[0], strict=True))) if rows else None
+        row = the_one_starting_with(tx_id, rows)
+        return None if row is None else _view(dict(zip(columns, row, strict=True)))
 
     def page(
         self, f: HistoryFilter, before_seq: int, limit: int, *, after_seq: int | None = None

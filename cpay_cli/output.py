@@ -141,7 +141,7 @@ def render_table(
     `bold_header` sets the header in bold, `bold_keys` the first column (key: value)."""
     from rich.cells import cell_len, set_cell_size  # display widths: emoji, CJK
 
-    table = [list(header), *map(list, body)] if header else [list(r) for r in body]
+    table = [*([header] if header else []), *body]
     if not table:
         return ""
     widths = [max(cell_len(cell) for cell in column) for column in zip(*table, strict=True)]

@@ -25,14 +25,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_filters import like_prefix
-from cpay_engine.adapters.sql_uow import TX_INSERT_COLUMNS, SqlUnitOfWork
+from cpay_engine.adapters.sql_uow import TX_INSERT, LedgerEntry, SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
-from cpay_engine.service.ports import (
-    AuditEntry,
-    ReceiptRecord,
-    TransientStoreError,
-    UnitOfWork,
-)
+from cpay_engine.service.ports import TransientStoreError, UnitOfWork
 
 T = TypeVar("T")
 
@@ -43,10 +38,6 @@ MIGRATION_LOCK = 0x43504159_02
 
 # What cpay_audit_append hashes exactly as domain.audit does (JSON escapes only " and \).
 _PRINTABLE = re.compile(r"\A[ -~]*\Z")
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join(["%s"] * len(values))
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -107,24 +98,15 @@ class PostgresDialect:
         # cluster may not use (where it does, the index answers LIKE 'prefix%' too).
         return f"{column} LIKE ?", (like_prefix(prefix),)
 
-    def record_entry(
-        self,
-        tx: Sequence[Any],
-        postings: Sequence[tuple[int, int, str]],
-        receipt: ReceiptRecord | None,
-        parties: Sequence[tuple[str, str]],
-        audit: AuditEntry,
-    ) -> int | None:
+    def record_entry(self, entry: LedgerEntry) -> int | None:
         # Every other payment waits from the ledger lock to COMMIT, so the lock, one
         # statement of data-modifying CTEs and the audit append (cpay_audit_append, the
         # same hash as domain.audit for printable ASCII) go out as one pipeline: one round
         # trip, then the store's COMMIT.
+        tx, postings, receipt, parties, audit = entry
         if not all(_PRINTABLE.match(s) for s in (audit.actor, audit.action, audit.details)):
             return None
-        ctes = [
-            f"t AS (INSERT INTO transactions ({TX_INSERT_COLUMNS}) VALUES ({_marks(tx)}) "
-            "RETURNING seq)"
-        ]
+        ctes = [f"t AS ({_pg(TX_INSERT)} RETURNING seq)"]
         args: list[Any] = list(tx)
         if postings:
             rows = ", ".join(["(%s::smallint, %s::bigint, %s::bigint, %s::text)"] * len(postings))
@@ -152,12 +134,12 @@ class PostgresDialect:
                 args.extend(party)
         with self._conn.pipeline():
             self.lock_ledger_sequence()
-            entry = self._conn.execute(f"WITH {', '.join(ctes)} SELECT seq FROM t", args)
+            inserted = self._conn.execute(f"WITH {', '.join(ctes)} SELECT seq FROM t", args)
             self._conn.execute(
                 "SELECT cpay_audit_append(%s, %s, %s, %s)",
                 (audit.at_ms, audit.actor, audit.action, audit.details),
             )
-            row = entry.fetchone()
+            row = inserted.fetchone()
         assert row is not None
         return int(row[0])
 
@@ -188,6 +170,13 @@ def translate(exc: psycopg.Error) -> CPayError:
     return InternalError(f"database error: {exc}")
 
 
+def _transactional(conn: psycopg.Connection[Any]) -> None:
+    """The pool's reset: every connection goes back with autocommit off, so a unit of work
+    that takes it next is one transaction (a reader turns autocommit on). Should this
+    fail, the pool discards the connection instead of lending it out."""
+    conn.autocommit = False
+
+
 class PostgresStore:
     def __init__(
         self, dsn: str, *, min_size: int = 1, max_size: int = 16, migrate: bool = False
@@ -195,7 +184,12 @@ class PostgresStore:
         self.dsn = dsn
         try:
             self._pool = ConnectionPool(
-                dsn, min_size=min_size, max_size=max_size, open=True, timeout=30
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                open=True,
+                timeout=30,
+                reset=_transactional,
             )
             self._pool.wait(timeout=30)
         except (PoolTimeout, psycopg.Error) as exc:
@@ -268,15 +262,14 @@ class PostgresStore:
     def reader(self) -> Iterator[SqlUnitOfWork]:
         """Reads in autocommit: under READ COMMITTED each statement has its own snapshot
         either way, and with no transaction open there is no ROLLBACK round trip after
-        (every request's key lookup comes through here)."""
+        (every request's key lookup comes through here). The pool turns autocommit off
+        again when the connection comes back (`_transactional`)."""
         with self._pool.connection() as conn:
             conn.autocommit = True
             try:
                 yield SqlUnitOfWork(PostgresDialect(conn))
             except psycopg.Error as exc:
                 raise translate(exc) from None
-            finally:
-                conn.autocommit = False
 
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """One transaction per call: PostgreSQL runs concurrent writers side by side and
@@ -288,7 +281,6 @@ class PostgresStore:
     def _transaction(self) -> Iterator[SqlUnitOfWork]:
         try:
             with self._pool.connection() as conn:
-                conn.autocommit = False  # whatever a reader left: a unit of work is atomic
                 try:
                     yield SqlUnitOfWork(PostgresDialect(conn))
                     conn.commit()

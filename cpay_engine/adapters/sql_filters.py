@@ -91,3 +91,9 @@ def like_pattern(word: str) -> str:
 def like_prefix(prefix: str) -> str:
     """A LIKE pattern matching what starts with `prefix` (wildcards escaped by '\\')."""
     return _like_escaped(prefix) + "%"
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """Bounds [low, high) of the strings starting with `prefix` under SQLite's bytewise
+    (BINARY) comparison, so that an index on the column answers a prefix match."""
+    return prefix, prefix + "\U0010ffff"

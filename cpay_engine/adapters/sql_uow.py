@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from cpay_engine.adapters.sql_filters import Columns, filter_conditions, like_pattern
 from cpay_engine.domain.audit import GENESIS, entry_hash
@@ -66,28 +66,35 @@ class Dialect(Protocol):
         """A condition (and its arguments) true where `column` starts with `prefix`,
         written so that the column's index can answer it."""
 
-    def record_entry(
-        self,
-        tx: Sequence[Any],
-        postings: Sequence[tuple[int, int, str]],
-        receipt: ReceiptRecord | None,
-        parties: Sequence[tuple[str, str]],
-        audit: AuditEntry,
-    ) -> int | None:
-        """Record a ledger entry in one round trip: under the ledger lock, the transaction
-        row (`tx`: values for TX_INSERT_COLUMNS) with its postings (account id, amount,
-        currency), receipt, parties (user id, direction) and audit entry. Returns its seq,
-        or None where the backend has no such path (the caller then sends each statement)."""
+    def record_entry(self, entry: LedgerEntry) -> int | None:
+        """Record `entry` in one round trip, under the ledger lock; its seq, or None where
+        the backend has no such path (the caller then sends each statement)."""
 
 
-TX_INSERT_COLUMNS = (
+class LedgerEntry(NamedTuple):
+    """A transaction row (values in TX_INSERT order) and what is written with it."""
+
+    tx: Sequence[Any]
+    postings: Sequence[tuple[int, int, str]]  # account id, amount, currency
+    receipt: ReceiptRecord | None
+    parties: Sequence[tuple[str, str]]  # user id, direction
+    audit: AuditEntry
+
+
+_TX_INSERT_COLUMNS = (
     "id, kind, status, created_at_ms, initiator_id, from_user_id, to_user_id, from_handle, "
     "to_handle, amount_minor, currency, memo, memo_folded, failure_code, failure_message"
 )
 
 
+TX_INSERT = (
+    f"INSERT INTO transactions ({_TX_INSERT_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(_TX_INSERT_COLUMNS.split(',')))})"
+)
+
+
 def tx_values(tx: NewTransaction) -> tuple[Any, ...]:
-    """A new transaction's values in TX_INSERT_COLUMNS order."""
+    """A new transaction's values in TX_INSERT order."""
     return (
         tx.id,
         tx.kind.value,
@@ -369,16 +376,26 @@ class SqlUnitOfWork:
         # From the ledger lock to COMMIT every other payment waits. PostgreSQL records
         # the whole entry in one round trip (record_entry); otherwise, in a pipeline:
         # lock + transaction row; the rows that need its seq + the audit head; the entry.
-        values = tx_values(tx)
-        party_rows = [(user_id, direction.value) for user_id, direction in parties]
+        entry = LedgerEntry(
+            tx_values(tx),
+            postings,
+            receipt,
+            [(user_id, direction.value) for user_id, direction in parties],
+            audit,
+        )
         try:
-            seq = self._c.record_entry(values, postings, receipt, party_rows, audit)
+            seq = self._c.record_entry(entry)
+            if seq is None:
+                seq = self._record_statement_by_statement(entry)
         except self._c.integrity_errors as exc:
             raise InternalError(f"could not record transaction {tx.id}: {exc}") from None
-        if seq is not None:
-            return seq
+        return seq
+
+    def _record_statement_by_statement(self, entry: LedgerEntry) -> int:
+        tx, postings, receipt, parties, audit = entry
         with self._c.pipeline():
-            seq = self._insert_transaction(tx.id, values)
+            self._c.lock_ledger_sequence()
+            seq = int(self._one(TX_INSERT + " RETURNING seq", tx)[0])
             self._insert_postings(seq, postings)
             if receipt is not None:
                 self._c.execute(
@@ -387,23 +404,11 @@ class SqlUnitOfWork:
                 )
             self._insert_rows(
                 "tx_parties (user_id, seq, direction)",
-                [(user_id, seq, direction) for user_id, direction in party_rows],
+                [(user_id, seq, direction) for user_id, direction in parties],
                 " ON CONFLICT DO NOTHING",
             )
             self.append_audit(audit.at_ms, audit.actor, audit.action, audit.details)
         return seq
-
-    def _insert_transaction(self, tx_id: str, values: Sequence[Any]) -> int:
-        self._c.lock_ledger_sequence()
-        marks = ", ".join("?" * len(values))
-        try:
-            row = self._one(
-                f"INSERT INTO transactions ({TX_INSERT_COLUMNS}) VALUES ({marks}) RETURNING seq",
-                values,
-            )
-        except self._c.integrity_errors as exc:
-            raise InternalError(f"could not record transaction {tx_id}: {exc}") from None
-        return int(row[0])
 
     def _insert_rows(self, into: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
         """One multi-row INSERT (one round trip on PostgreSQL), not one statement per row."""

@@ -26,9 +26,9 @@ from typing import Any, Generic, TypeVar
 
 from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
-from cpay_engine.adapters.sql_uow import SqlUnitOfWork
+from cpay_engine.adapters.sql_filters import prefix_range
+from cpay_engine.adapters.sql_uow import LedgerEntry, SqlUnitOfWork
 from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
-from cpay_engine.service.ports import AuditEntry, ReceiptRecord
 
 BUSY_TIMEOUT_MS = 30_000
 # A batch stops growing here, so one leader does not run an unbounded queue while the
@@ -267,20 +267,11 @@ class SqliteDialect:
 
     def starts_with(self, column: str, prefix: str) -> tuple[str, tuple[Any, ...]]:
         # SQLite compares TEXT bytewise (BINARY), so a prefix is an index range.
-        return f"{column} >= ? AND {column} < ?", (prefix, prefix + "\U0010ffff")
+        return f"{column} >= ? AND {column} < ?", prefix_range(prefix)
 
-    def record_entry(
-        self,
-        tx: Sequence[Any],
-        postings: Sequence[tuple[int, int, str]],
-        receipt: ReceiptRecord | None,
-        parties: Sequence[tuple[str, str]],
-        audit: AuditEntry,
-    ) -> int | None:
+    def record_entry(self, entry: LedgerEntry) -> None:
         """No one-statement path in SQLite (no data-modifying CTEs), and none needed: the
         statements are calls into this process, not round trips."""
-        del tx, postings, receipt, parties, audit
-        return None
 
 
 def translate(exc: sqlite3.Error) -> CPayError:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
+from typing import TypeVar
 
 from cpay_engine.errors import InvalidInput
+
+T = TypeVar("T")
 
 
 class Role(StrEnum):
@@ -36,9 +40,6 @@ class Direction(StrEnum):
 _HANDLE_RE = re.compile(r"\A[a-z][a-z0-9_]{1,31}\Z", re.ASCII)
 _PAYMENT_ID_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{7,63}\Z", re.ASCII)
 MAX_MEMO_CHARS = 280
-# `cpay show 8290134f`: a transaction may be named by the start of its id (one of the
-# caller's own, and only one), this long at least.
-MIN_ID_PREFIX = 4
 
 TREASURY_HANDLE = "treasury"
 
@@ -80,3 +81,21 @@ def parse_role(text: str) -> Role:
     except ValueError:
         choices = ", ".join(r.value for r in Role)
         raise InvalidInput(f"'{text}' is not a role: choose one of {choices}") from None
+
+
+# --- short ids -----------------------------------------------------------------------------
+
+# `cpay show 8290134f`: a transaction may be named by the start of its id (one of the
+# caller's own, and only one), this long at least.
+MIN_ID_PREFIX = 4
+
+
+def the_one_starting_with(prefix: str, found: Sequence[T]) -> T | None:
+    """Of the transactions whose id starts with `prefix` (look up two: one is enough to
+    tell), the one it names; None if none. Several: InvalidInput asking for more."""
+    if len(found) > 1:
+        raise InvalidInput(
+            f"more than one of your transactions has an id starting with {prefix}: "
+            "give more of the id"
+        )
+    return found[0] if found else None

@@ -28,6 +28,7 @@ from cpay_engine.domain.model import (
     check_memo,
     parse_handle,
     parse_payment_id,
+    the_one_starting_with,
 )
 from cpay_engine.domain.money import DABLOON, check_amount_minor, format_amount, parse_currency
 from cpay_engine.domain.query import (
@@ -396,16 +397,12 @@ def _own_transaction_by_prefix(ctx: Context, prefix: str) -> TxRecord:
     found = []
     if len(prefix) >= MIN_ID_PREFIX:
         found = ctx.uow.find_own_transactions_by_prefix(ctx.user.id, prefix, limit=2)
-    if not found:
+    tx = the_one_starting_with(prefix, found)
+    if tx is None:
         raise NotFound(
             f"no transaction {prefix} that you can see: check the id with `cpay history`"
         )
-    if len(found) > 1:
-        raise InvalidInput(
-            f"more than one of your transactions has an id starting with {prefix}: "
-            "give more of the id"
-        )
-    return found[0]
+    return tx
 
 
 def balances(ctx: Context, body: pb.GetBalancesRequest.Body) -> Outcome:
