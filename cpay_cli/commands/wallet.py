@@ -311,7 +311,13 @@ def register(app: typer.Typer) -> None:
         ),
         output: Format = OutputOption,
     ) -> None:
-        """Your transactions, newest first."""
+        """Your transactions, newest first.
+
+        A query (-q) takes bare words (memo or counterparty), @handle, in or out,
+        currency:DBL, status:pending|completed|failed|unknown, amount:10, amount:>10,
+        amount:<10, amount:10..50, after:WHEN and before:WHEN (a date, an ISO time or an
+        age: 30m, 24h, 7d, 2w).
+        """
         import dataclasses
 
         from cpay_engine.domain.query import parse_query, parse_when

@@ -399,9 +399,10 @@ def _own_transaction_by_prefix(ctx: Context, prefix: str) -> TxRecord:
         found = ctx.uow.find_own_transactions_by_prefix(ctx.user.id, prefix, limit=2)
     tx = the_one_starting_with(prefix, found)
     if tx is None:
-        raise NotFound(
-            f"no transaction {prefix} that you can see: check the id with `cpay history`"
-        )
+        hint = "check the id with `cpay history`"
+        if len(prefix) < MIN_ID_PREFIX:
+            hint = f"give the whole id or its first {MIN_ID_PREFIX} characters at least ({hint})"
+        raise NotFound(f"no transaction {prefix} that you can see: {hint}")
     return tx
 
 
