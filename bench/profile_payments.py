@@ -3,7 +3,7 @@
 Not a benchmark (nothing is written to docs/benchmarks.md): a diagnostic for the
 local_payments figure. It runs the same loop as local_payments three ways:
 
-0. counting the WAL pages each payment writes (and fsyncs at COMMIT);
+0. counting the WAL pages each payment writes (and fsyncs at COMMIT), by table and index;
 1. timing every SQL statement the engine sends (a proxy around the store's connection),
    next to the same for the raw sqlite3 baseline;
 2. under cProfile, printing the functions with the most own time;
@@ -13,6 +13,7 @@ local_payments figure. It runs the same loop as local_payments three ways:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import pstats
@@ -20,7 +21,7 @@ import re
 import sqlite3
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -119,21 +120,32 @@ def time_raw_statements(path: Path, payments: int) -> tuple[float, StatementTime
     return rate, times
 
 
-def wal_pages_per_payment(root: Path, payments: int) -> tuple[float, float]:
-    """(engine, raw) WAL frames (pages) written per payment, with checkpoints held off.
+def wal_frames_per_payment(root: Path, payments: int) -> tuple[Counter[str], Counter[str]]:
+    """(engine, raw) WAL frames (pages) written per payment by B-tree, checkpoints held off.
 
     Every frame is written and fsynced at COMMIT, and checkpoints come once per
-    wal_autocheckpoint (1000) frames, so this is the I/O each payment costs.
+    wal_autocheckpoint (1000) frames, so this is the I/O each payment costs. Each frame's
+    header names its page; SQLite's dbstat table names the table or index that owns it
+    (page 1, "sqlite_schema", is rewritten whenever the file grows).
     """
 
-    def frames(path: Path, conn: sqlite3.Connection, side: Side) -> float:
-        page_size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+    def frames(path: Path, conn: sqlite3.Connection, side: Side) -> Counter[str]:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         side.pay(payment_ids(payments))
-        wal = Path(f"{path}-wal").stat().st_size
+        wal = Path(f"{path}-wal").read_bytes()
+        page_size = int.from_bytes(wal[8:12], "big")
+        pages = Counter(
+            int.from_bytes(wal[offset : offset + 4], "big")
+            for offset in range(32, len(wal) - 23, page_size + 24)
+        )
+        with contextlib.closing(sqlite3.connect(path)) as reader:
+            owner = dict(reader.execute("SELECT pageno, name FROM dbstat"))
         side.close()
-        return (wal - 32) / (page_size + 24) / payments
+        by_tree: Counter[str] = Counter()
+        for page, count in pages.items():
+            by_tree[owner.get(page, "(freed since)")] += count
+        return by_tree
 
     engine = EngineSide(root / "wal-engine.db", payments)
     store = engine.wallet.engine.store
@@ -143,6 +155,14 @@ def wal_pages_per_payment(root: Path, payments: int) -> tuple[float, float]:
     raw = RawSide(root / "wal-raw.db", payments)
     raw_frames = frames(root / "wal-raw.db", raw.conn, raw)
     return engine_frames, raw_frames
+
+
+def frames_table(frames: Counter[str], payments: int, title: str) -> str:
+    total = sum(frames.values())
+    lines = [f"{title}: {total / payments:.2f} WAL frames per payment"]
+    for name, count in frames.most_common():
+        lines.append(f"  {count / payments:6.2f}  {name}")
+    return "\n".join(lines)
 
 
 def profile_engine(path: Path, payments: int, top: int) -> tuple[float, str]:
@@ -170,8 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw = raw_rate(root / "raw-plain.db", n)
         print(f"uninstrumented: engine {plain:,.0f} payments/s, raw {raw:,.0f} payments/s")
         print(f"  = {1e6 / plain:,.0f} µs vs {1e6 / raw:,.0f} µs per payment")
-        engine_pages, raw_pages = wal_pages_per_payment(root, min(n, 500))
-        print(f"WAL pages written per payment: engine {engine_pages:.1f}, raw {raw_pages:.1f}\n")
+        wal_payments = min(n, 500)
+        engine_frames, raw_frames = wal_frames_per_payment(root, wal_payments)
+        print(frames_table(engine_frames, wal_payments, "engine"))
+        print(frames_table(raw_frames, wal_payments, "raw sqlite3") + "\n")
         engine_timed, engine_times = time_engine_statements(root / "timed.db", n)
         raw_timed, raw_times = time_raw_statements(root / "raw-timed.db", n)
         print(engine_times.table(n, f"engine ({engine_timed:,.0f} payments/s with the proxy)"))
