@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from cpay_engine.errors import CPayError, InvalidInput
@@ -37,9 +37,38 @@ class TlsFiles:
     key: Path
 
 
-def _behaviour(engine: Engine, method: str) -> Callable[[Message, grpc.ServicerContext], Message]:
-    def handle(request: Message, context: grpc.ServicerContext) -> Message:
+class _Malformed:
+    """Request bytes that are not the method's message. gRPC would answer a deserializer
+    that raises with INTERNAL ("Exception deserializing request!") and log a traceback;
+    this is the client's mistake, so the handler answers INVALID_ARGUMENT instead."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _parser(message_type: type[Message]) -> Callable[[bytes], Message | _Malformed]:
+    def parse(data: bytes) -> Message | _Malformed:
         try:
+            return message_type.FromString(data)
+        except DecodeError as exc:
+            return _Malformed(str(exc) or "not a protobuf message")
+
+    return parse
+
+
+def _behaviour(
+    engine: Engine, method: str, request_type: type[Message]
+) -> Callable[[Message | _Malformed, grpc.ServicerContext], Message]:
+    def handle(request: Message | _Malformed, context: grpc.ServicerContext) -> Message:
+        try:
+            if isinstance(request, _Malformed):
+                name = request_type.DESCRIPTOR.full_name
+                raise InvalidInput(
+                    f"the request is not a valid {name} message ({request.reason}): send "
+                    f"{name} as proto/cpay/v1/cpay.proto defines it"
+                )
             return engine.dispatch(method, request)
         except CPayError as error:
             context.abort_with_status(to_status(error))
@@ -52,8 +81,8 @@ def service_handler(engine: Engine) -> grpc.GenericRpcHandler:
     handlers: dict[str, grpc.RpcMethodHandler] = {}
     for name, spec in METHODS.items():
         handlers[spec.rpc] = grpc.unary_unary_rpc_method_handler(
-            _behaviour(engine, name),
-            request_deserializer=spec.request_type.FromString,
+            _behaviour(engine, name, spec.request_type),
+            request_deserializer=_parser(spec.request_type),
             response_serializer=lambda m: m.SerializeToString(),
         )
     handler: grpc.GenericRpcHandler = grpc.method_handlers_generic_handler(SERVICE, handlers)

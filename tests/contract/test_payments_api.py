@@ -9,6 +9,7 @@ remotely, the status and ErrorInfo of a refused call, health checking and retrie
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -798,6 +799,34 @@ def test_a_raw_call_without_a_valid_signature_is_unauthenticated_and_says_why(
         assert detail.Unpack(info)
         infos.append((info.reason, info.domain))
     assert infos == [("unauthenticated", ERROR_DOMAIN)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"\xff\xff\xff", id="not-protobuf"),
+        pytest.param(b"\x0a\x05abc", id="truncated"),
+    ],
+)
+def test_request_bytes_that_are_not_the_message_are_invalid_argument_not_internal(
+    served: Served, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with grpc.insecure_channel(served.target) as channel:
+        process_payment = channel.unary_unary(f"/{SERVICE}/ProcessPayment")  # raw bytes
+
+        with pytest.raises(grpc.RpcError) as caught:
+            process_payment(body, timeout=10)
+
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid cpay.v1.PaymentRequest message" in error.details()
+    status = rpc_status.from_call(error)
+    assert status is not None
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert info.reason == "invalid_input"
+    # Answered as the client's mistake: nothing logged as a server error, no traceback.
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 @pytest.mark.parametrize("service", ["", SERVICE])
