@@ -59,19 +59,60 @@ class Profile:
         return doc
 
     @classmethod
-    def from_json(cls, name: str, doc: dict[str, Any]) -> Profile:
-        engine = doc.get("engine_key")
+    def from_json(cls, name: str, doc: object) -> Profile:
+        """A profile as the config file holds it; ConfigError says where it is wrong."""
+        where = f"profiles.{name}"
+        p = _object(doc, where)
+        mode = _text(p, "mode", where, "local")
+        if mode not in MODES:
+            raise ConfigError(f"{where}.mode is '{mode}', not one of {', '.join(MODES)}")
+        engine = p.get("engine_key")
+        users = _object(p.get("users", {}), f"{where}.users")
+        pinned = _object(p.get("engine_public_keys", {}), f"{where}.engine_public_keys")
         return cls(
             name=name,
-            mode=doc.get("mode", "local"),
-            db=doc.get("db", ""),
-            default_user=doc.get("default_user", ""),
-            users={h: KeyRef(**ref) for h, ref in doc.get("users", {}).items()},
-            engine_key=KeyRef(**engine) if engine else None,
-            server=doc.get("server", ""),
-            ca=doc.get("ca", ""),
-            engine_public_keys=dict(doc.get("engine_public_keys", {})),
+            mode=mode,
+            db=_text(p, "db", where),
+            default_user=_text(p, "default_user", where),
+            users={h: _key_ref(ref, f"{where}.users.{h}") for h, ref in users.items()},
+            engine_key=None if engine is None else _key_ref(engine, f"{where}.engine_key"),
+            server=_text(p, "server", where),
+            ca=_text(p, "ca", where),
+            engine_public_keys={k: _text(pinned, k, f"{where}.engine_public_keys") for k in pinned},
         )
+
+
+MODES = ("local", "remote")
+KEYSTORES = ("keyring", "file")
+
+
+class ConfigError(ValueError):
+    """The config file parses as JSON but is not what CPay writes."""
+
+
+def _object(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} should be an object, not {type(value).__name__}")
+    return value
+
+
+def _text(doc: dict[str, Any], key: str, where: str, default: str = "") -> str:
+    value = doc.get(key, default)
+    if not isinstance(value, str):
+        name = f"{where}.{key}" if where else key
+        raise ConfigError(f"{name} should be a string, not {type(value).__name__}")
+    return value
+
+
+def _key_ref(value: object, where: str) -> KeyRef:
+    ref = _object(value, where)
+    keystore = _text(ref, "keystore", where)
+    if keystore not in KEYSTORES:
+        raise ConfigError(f"{where}.keystore is '{keystore}', not one of {', '.join(KEYSTORES)}")
+    key_id = _text(ref, "key_id", where)
+    if not key_id:
+        raise ConfigError(f"{where}.key_id is missing")
+    return KeyRef(key_id, keystore)
 
 
 @dataclass
@@ -90,8 +131,16 @@ class Config:
             raise InvalidInput(
                 f"the config file {path} cannot be read ({exc}): fix or move it"
             ) from None
-        profiles = {name: Profile.from_json(name, p) for name, p in doc.get("profiles", {}).items()}
-        return cls(path, doc.get("current", DEFAULT_PROFILE), profiles)
+        try:
+            top = _object(doc, "the whole file")
+            current = _text(top, "current", "", DEFAULT_PROFILE)
+            listed = _object(top.get("profiles", {}), "profiles")
+            profiles = {name: Profile.from_json(name, p) for name, p in listed.items()}
+        except ConfigError as exc:
+            raise InvalidInput(
+                f"the config file {path} is not a CPay config ({exc}): fix or move it"
+            ) from None
+        return cls(path, current, profiles)
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -116,6 +116,11 @@ class Session:
     def acting_handle(self) -> str:
         profile = self.profile
         handle = (self.as_handle or profile.default_user).removeprefix("@").lower()
+        if not handle:
+            raise Unauthenticated(
+                f"profile '{profile.name}' has no user on this device yet: run "
+                f"`cpay --profile {profile.name} init` (or pass --as HANDLE)"
+            )
         if handle not in profile.users:
             known = ", ".join(f"@{h}" for h in sorted(profile.users)) or "none"
             raise Unauthenticated(

@@ -7,6 +7,7 @@ with more decimals than the currency allows is rejected, never rounded.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,3 +135,60 @@ def test_any_profile_before_init_fails_with_exit_1_suggesting_init(cli: Cli) -> 
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "run `cpay init`" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        pytest.param('{"profiles": ', "cannot be read", id="not-json"),
+        pytest.param("[]", "the whole file should be an object, not list", id="a-list"),
+        pytest.param('{"profiles": []}', "profiles should be an object", id="profiles-a-list"),
+        pytest.param(
+            '{"profiles": {"default": {"mode": "warp"}}}',
+            "profiles.default.mode is 'warp', not one of local, remote",
+            id="unknown-mode",
+        ),
+        pytest.param(
+            '{"profiles": {"default": {"users": {"alice": "k1"}}}}',
+            "profiles.default.users.alice should be an object, not str",
+            id="user-not-an-object",
+        ),
+        pytest.param(
+            '{"profiles": {"default": {"users": {"alice": {"key_id": "k1", "keystore": "x"}}}}}',
+            "profiles.default.users.alice.keystore is 'x'",
+            id="unknown-keystore",
+        ),
+        pytest.param(
+            '{"profiles": {"default": {"db": 7}}}',
+            "profiles.default.db should be a string, not int",
+            id="db-not-a-string",
+        ),
+    ],
+)
+def test_a_broken_config_file_says_where_with_exit_2_and_is_left_as_it_is(
+    cli: Cli, cpay_home: Path, document: str, where: str
+) -> None:
+    config = cpay_home / "config" / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(document)
+
+    result = cli("balance")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"cpay: the config file {config} "), result.stderr
+    assert where in result.stderr
+    assert "fix or move it" in result.stderr
+    assert config.read_text() == document
+
+
+def test_a_profile_with_no_user_yet_says_to_run_init(cli: Cli, cpay_home: Path) -> None:
+    config = cpay_home / "config" / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('{"current": "default", "profiles": {"default": {"mode": "local"}}}')
+
+    result = cli("balance")
+
+    assert result.exit_code == 4
+    assert "profile 'default' has no user on this device yet" in result.stderr
+    assert "`cpay --profile default init`" in result.stderr
