@@ -22,7 +22,7 @@ def open_local_engine(
     receipt_key: Callable[[], SigningKey],
     clock: Callable[[], int] = wall_clock_ms,
 ) -> Engine:
-    """The engine on an embedded SQLite file (created and migrated if needed)."""
+    """The engine on an existing embedded SQLite wallet (migrated if its schema is older)."""
     return open_engine_at(DbUrl("sqlite", db_path), receipt_key=receipt_key, clock=clock)
 
 
@@ -70,13 +70,15 @@ def parse_db_url(text: str) -> DbUrl:
     )
 
 
-def open_store(url: DbUrl, *, migrate: bool) -> Store:
-    """The store behind a --db URL. SQLite migrates itself (embedded); PostgreSQL only
-    when asked (`cpay server migrate`), and otherwise checks the schema version."""
+def open_store(url: DbUrl, *, migrate: bool, create: bool = False) -> Store:
+    """The store behind a --db URL. SQLite migrates itself (embedded) but creates a new
+    file only with `create` (init); PostgreSQL migrates only when asked (`cpay server
+    migrate`, init), and otherwise checks the schema version."""
     if url.scheme == "sqlite":
         assert url.path is not None
-        url.path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(url.path)
+        if create:
+            url.path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(url.path, create=create)
     from cpay_engine.adapters.postgres_store import PostgresStore  # psycopg: ~400 ms import
 
     return PostgresStore(url.dsn, migrate=migrate)
@@ -88,15 +90,17 @@ def open_engine_at(
     receipt_key: Callable[[], SigningKey],
     clock: Callable[[], int] = wall_clock_ms,
     migrate: bool = False,
+    create: bool = False,
 ) -> Engine:
-    return Engine(open_store(url, migrate=migrate), receipt_key=receipt_key, clock=clock)
+    store = open_store(url, migrate=migrate, create=create)
+    return Engine(store, receipt_key=receipt_key, clock=clock)
 
 
 def initialize_at(
     url: DbUrl, handle: str, device_key: SigningKey, engine_key: SigningKey
 ) -> UserRecord:
     """Create (and migrate) the database at `url` with its first admin and receipt key."""
-    engine = open_engine_at(url, receipt_key=lambda: engine_key, migrate=True)
+    engine = open_engine_at(url, receipt_key=lambda: engine_key, migrate=True, create=True)
     try:
         return engine.initialize(handle, device_key.public_key)
     finally:

@@ -28,7 +28,13 @@ from cpay_engine.adapters.migrations import latest_version
 from cpay_engine.adapters.migrations import load as load_migrations
 from cpay_engine.adapters.sql_filters import prefix_range
 from cpay_engine.adapters.sql_uow import LedgerEntry, SqlUnitOfWork
-from cpay_engine.errors import CPayError, FailedPrecondition, InternalError, Unavailable
+from cpay_engine.errors import (
+    CPayError,
+    FailedPrecondition,
+    InternalError,
+    NotFound,
+    Unavailable,
+)
 
 BUSY_TIMEOUT_MS = 30_000
 # A batch stops growing here, so one leader does not run an unbounded queue while the
@@ -58,7 +64,14 @@ SCHEMA_VERSION = latest_version("sqlite")
 
 
 class SqliteStore:
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+    """`create`: a missing or empty file becomes a new wallet (only `cpay init` and
+    `cpay server init` ask for that). Otherwise the file must already be a CPay
+    database: a deleted, emptied or foreign file is refused, not silently replaced by an
+    empty wallet (nor converted to WAL). Older CPay schemas are migrated either way."""
+
+    def __init__(self, path: Path, *, migrate: bool = True, create: bool = True) -> None:
+        if not create:
+            _check_is_a_wallet(path)
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -89,7 +102,9 @@ class SqliteStore:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
-            raise Unavailable(f"cannot open the wallet database {self.path}: {exc}") from None
+            raise Unavailable(
+                f"cannot open the wallet database {self.path}: {exc}{_damaged_hint(exc)}"
+            ) from None
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)
@@ -212,6 +227,41 @@ class SqliteStore:
             raise InternalError(f"could not commit to the wallet database: {exc}") from None
         self.commits += 1
         self.writes += len(batch)
+
+
+NO_WALLET_HINT = (
+    "restore it from a backup, or start a new wallet under another profile "
+    "(`cpay --profile NAME init`; for a server, `cpay server init --db URL`)"
+)
+
+
+def _check_is_a_wallet(path: Path) -> None:
+    """Refuse a file that is not an existing CPay database, reading it only (read-only
+    URI connection: nothing is created or converted)."""
+    if not path.exists():
+        raise NotFound(f"no wallet database at {path}: {NO_WALLET_HINT}")
+    try:
+        probe = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            version: int = probe.execute("PRAGMA user_version").fetchone()[0]
+        finally:
+            probe.close()
+    except sqlite3.Error as exc:
+        raise Unavailable(
+            f"cannot open the wallet database {path}: {exc}{_damaged_hint(exc)}"
+        ) from None
+    if version == 0:
+        raise FailedPrecondition(
+            f"{path} is not a CPay wallet database (it is empty or another program's): "
+            f"{NO_WALLET_HINT}"
+        )
+
+
+def _damaged_hint(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return " (the file is damaged or not a CPay wallet: restore it from a backup)"
+    return ""
 
 
 def _split_sql(sql: str) -> list[str]:

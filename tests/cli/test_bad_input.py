@@ -7,6 +7,9 @@ with more decimals than the currency allows is rejected, never rounded.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +195,44 @@ def test_a_profile_with_no_user_yet_says_to_run_init(cli: Cli, cpay_home: Path) 
     assert result.exit_code == 4
     assert "profile 'default' has no user on this device yet" in result.stderr
     assert "`cpay --profile default init`" in result.stderr
+
+
+def _foreign_sqlite(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        other.execute("CREATE TABLE notes (body TEXT)")
+        other.commit()
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        pytest.param(lambda _p: None, "no wallet database at", id="deleted"),
+        pytest.param(lambda p: p.write_bytes(b""), "is not a CPay wallet database", id="emptied"),
+        pytest.param(
+            lambda p: p.write_bytes(b"not a db"), "restore it from a backup", id="garbage"
+        ),
+        pytest.param(_foreign_sqlite, "is not a CPay wallet database", id="another-programs"),
+    ],
+)
+def test_a_missing_or_damaged_wallet_file_is_refused_and_left_as_it_is(
+    cli: Cli,
+    initialized: dict[str, Any],
+    damage: Callable[[Path], None],
+    says: str,
+) -> None:
+    """Never an empty wallet silently created in its place (then "unknown key")."""
+    db = Path(initialized["db"])
+    for extra in (Path(f"{db}-wal"), Path(f"{db}-shm")):
+        extra.unlink(missing_ok=True)
+    db.unlink()
+    damage(db)
+    before = db.read_bytes() if db.exists() else None
+
+    result = cli("balance")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert str(db) in result.stderr
+    assert says in result.stderr
+    assert "restore it from a backup" in result.stderr
+    assert (db.read_bytes() if db.exists() else None) == before
