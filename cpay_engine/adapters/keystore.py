@@ -16,9 +16,9 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -169,27 +169,78 @@ class KeyStore:
     def _load_file(self, name: str) -> SigningKey:
         path = self.path_for(name)
         try:
-            doc: dict[str, Any] = json.loads(path.read_text())
+            doc: object = json.loads(path.read_text())
         except FileNotFoundError:
             raise Unauthenticated(
                 f"no key file for {name} at {path}: restore it, or register a new device key"
             ) from None
         except (OSError, ValueError) as exc:
-            raise Unauthenticated(f"the key file {path} cannot be read ({exc})") from None
-        if doc.get("format") != FILE_FORMAT:
-            raise Unauthenticated(f"{path} is not a CPay key file")
-        kdf, cipher = doc["kdf"], doc["cipher"]
+            raise Unauthenticated(
+                f"the key file {path} cannot be read ({exc}): {DAMAGED_KEY_FILE}"
+            ) from None
+        sealed = _sealed_key(doc)
+        if isinstance(sealed, str):
+            raise Unauthenticated(f"{path} is not a CPay key file ({sealed}): {DAMAGED_KEY_FILE}")
         passphrase = self._passphrase(False)
         try:
-            seed = AESGCM(
-                _derive(passphrase, _unb64(kdf["salt"]), kdf["n"], kdf["r"], kdf["p"])
-            ).decrypt(_unb64(cipher["nonce"]), _unb64(doc["ciphertext"]), doc["key_id"].encode())
+            seed = AESGCM(_derive(passphrase, sealed.salt, sealed.n, sealed.r, sealed.p)).decrypt(
+                sealed.nonce, sealed.ciphertext, sealed.key_id.encode()
+            )
         except InvalidTag:
             raise Unauthenticated(
                 f"wrong passphrase for the key file {path}: check CPAY_KEY_PASSPHRASE "
-                f"(or CPAY_KEY_PASSPHRASE_FILE)"
+                f"(or CPAY_KEY_PASSPHRASE_FILE); if it is right, the file is damaged: "
+                f"{DAMAGED_KEY_FILE}"
+            ) from None
+        except ValueError as exc:  # e.g. a nonce of the wrong length
+            raise Unauthenticated(
+                f"{path} is not a CPay key file ({exc}): {DAMAGED_KEY_FILE}"
             ) from None
         return SigningKey.from_seed(seed)
+
+
+DAMAGED_KEY_FILE = (
+    "restore it from a backup, or revoke that key from another device (`cpay key revoke "
+    "KEY_ID`) and register a new one"
+)
+
+
+@dataclass(frozen=True)
+class _Sealed:
+    key_id: str
+    salt: bytes
+    n: int
+    r: int
+    p: int
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _sealed_key(doc: object) -> _Sealed | str:
+    """The fields of a key file, checked; or what is wrong with it. The scrypt cost is
+    bounded too: a file must not make the CLI allocate gigabytes before asking."""
+    if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT:
+        return f"no {FILE_FORMAT} format marker"
+    try:
+        kdf, cipher = doc["kdf"], doc["cipher"]
+        n, r, p = kdf["n"], kdf["r"], kdf["p"]
+        if not all(type(v) is int for v in (n, r, p)):
+            return "the scrypt parameters are not integers"
+        if not (2**10 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
+            return f"scrypt parameters n={n}, r={r}, p={p} are outside what CPay writes"
+        return _Sealed(
+            key_id=str(doc["key_id"]),
+            salt=_unb64(kdf["salt"]),
+            n=n,
+            r=r,
+            p=p,
+            nonce=_unb64(cipher["nonce"]),
+            ciphertext=_unb64(doc["ciphertext"]),
+        )
+    except KeyError as exc:
+        return f"the field {exc} is missing"
+    except (TypeError, ValueError) as exc:
+        return f"a field is malformed: {exc}"
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:

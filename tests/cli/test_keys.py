@@ -165,6 +165,53 @@ def test_a_wrong_passphrase_cannot_open_a_key_file(tmp_path: Path) -> None:
         KeyStore(tmp_path, fixed("not it")).load(KEY_NAME, key.key_id, Backend.FILE)
 
 
+def _edit(doc: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    change(doc)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        pytest.param(lambda raw: raw[: len(raw) // 2], "cannot be read", id="truncated"),
+        pytest.param(lambda raw: "[]", "not a CPay key file (no cpay-key-v1", id="a-list"),
+        pytest.param(
+            lambda raw: json.dumps(_edit(json.loads(raw), lambda d: d.pop("cipher"))),
+            "the field 'cipher' is missing",
+            id="field-missing",
+        ),
+        pytest.param(
+            lambda raw: json.dumps(_edit(json.loads(raw), lambda d: d["kdf"].update(n=2**30))),
+            "scrypt parameters n=1073741824",
+            id="scrypt-cost-out-of-bounds",
+        ),
+        pytest.param(
+            lambda raw: json.dumps(_edit(json.loads(raw), lambda d: d["kdf"].update(n="16384"))),
+            "not integers",
+            id="scrypt-cost-not-a-number",
+        ),
+        pytest.param(
+            lambda raw: json.dumps(_edit(json.loads(raw), lambda d: d["cipher"].update(nonce=""))),
+            "not a CPay key file",
+            id="empty-nonce",
+        ),
+    ],
+)
+def test_a_damaged_key_file_is_refused_saying_what_is_wrong_and_what_to_do(
+    tmp_path: Path, damage: Callable[[str], str], says: str
+) -> None:
+    key = SigningKey.generate()
+    KeyStore(tmp_path, fixed(PASSPHRASE)).save(KEY_NAME, key, Backend.FILE)
+    path = KeyStore(tmp_path, fixed(PASSPHRASE)).path_for(KEY_NAME)
+    path.write_text(damage(path.read_text()))
+
+    with pytest.raises(Unauthenticated) as refused:
+        KeyStore(tmp_path, fixed(PASSPHRASE)).load(KEY_NAME, key.key_id, Backend.FILE)
+
+    assert says in refused.value.message
+    assert "restore it from a backup" in refused.value.message
+
+
 def test_init_writes_private_key_files_without_any_seed_in_clear(
     cli: Cli, initialized: dict[str, Any], cpay_home: Path
 ) -> None:
