@@ -55,6 +55,16 @@ def to_status(error: CPayError) -> grpc.Status:
     return status
 
 
+# gRPC fails a call with UNAVAILABLE and these details when the channel never reached a
+# server (connection refused, no route, unresolvable name): the call was not sent. Any
+# other UNAVAILABLE (a connection lost mid-call) may come after the server acted on it.
+NEVER_CONNECTED = (
+    "failed to connect to all addresses",
+    "DNS resolution failed",
+    "errors resolving",
+)
+
+
 def from_rpc_error(error: grpc.RpcError, target: str) -> CPayError:
     """Rebuild the CPayError the server raised, or translate a transport failure."""
     status = rpc_status.from_call(error)
@@ -67,6 +77,11 @@ def from_rpc_error(error: grpc.RpcError, target: str) -> CPayError:
                     return error_from_code(info.reason, status.message, dict(info.metadata))
     code = error.code()
     text = error.details() or str(code)
+    if code == grpc.StatusCode.UNAVAILABLE and text.startswith(NEVER_CONNECTED):
+        return Unavailable(
+            f"cannot reach the CPay server at {target} ({text}); nothing was sent: check that "
+            "the server is running and the address is right"
+        )
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(
             f"cannot reach the CPay server at {target} ({text})", details={"maybe_sent": "1"}

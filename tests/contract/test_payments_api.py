@@ -11,8 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 import pytest
@@ -42,7 +45,7 @@ from cpay_engine.errors import (
 from cpay_engine.rpc.errors import ERROR_DOMAIN
 from cpay_engine.rpc.server import RunningServer, start_server
 from cpay_engine.rpc.transport import GrpcTransport
-from cpay_engine.service.engine import METHODS, SERVICE, method_name
+from cpay_engine.service.engine import METHODS, SERVICE, Engine, method_name
 from cpay_engine.wire import cpay_pb2 as pb
 from tests.contract.conftest import Engines, Served
 from tests.support import Wallet
@@ -858,23 +861,67 @@ def retrying_client(wallet: Wallet, port: int, sleep: Callable[[float], None]) -
     )
 
 
-def test_a_payment_to_a_stopped_server_ends_as_outcome_unknown_naming_the_payment(
+def test_a_payment_to_a_stopped_server_is_unavailable_and_says_nothing_was_sent(
     wallet: Wallet,
 ) -> None:
+    """A connection refused is not an unknown outcome: the call never left the client."""
     wallet.add_user("bob")
     delays: list[float] = []
     client = retrying_client(wallet, stopped_server_port(wallet), delays.append)
 
-    with pytest.raises(OutcomeUnknown) as caught:
+    with pytest.raises(Unavailable) as caught:
         client.pay(payment_id="pay-lost-01", recipient="bob", amount_minor=100, currency=DBL)
     client.close()
 
-    assert "pay-lost-01" in caught.value.message
-    assert caught.value.details["payment_id"] == "pay-lost-01"
+    assert not isinstance(caught.value, OutcomeUnknown)
+    assert "nothing was sent" in caught.value.message
+    assert "maybe_sent" not in caught.value.details
     assert len(delays) == 2  # three attempts, two waits between them
     assert all(0 <= d <= RetryPolicy().max_delay_s for d in delays)
     with pytest.raises(NotFound):  # nothing reached the engine
         wallet.client("alice").transaction("pay-lost-01")
+
+
+class _SlowPayments:
+    """The engine, except that a payment is applied only after the client's deadline."""
+
+    def __init__(self, engine: Engine, delay_s: float) -> None:
+        self.engine, self.delay_s = engine, delay_s
+        self.applied = threading.Event()
+
+    def dispatch(self, method: str, request: Message) -> Message:
+        if method != method_name("ProcessPayment"):
+            return self.engine.dispatch(method, request)
+        time.sleep(self.delay_s)
+        try:
+            return self.engine.dispatch(method, request)
+        finally:
+            self.applied.set()
+
+
+def test_a_payment_sent_but_unanswered_in_time_is_outcome_unknown_and_show_resolves_it(
+    wallet: Wallet,
+) -> None:
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    slow = _SlowPayments(wallet.engine, delay_s=1.0)
+    server = start_server(cast(Engine, slow), "127.0.0.1:0")
+    client = SignedClient(
+        GrpcTransport(f"127.0.0.1:{server.port}", timeout_s=0.3), wallet.keys["alice"]
+    )
+    try:
+        with pytest.raises(OutcomeUnknown) as caught:
+            client.pay(payment_id="pay-slow-01", recipient="bob", amount_minor=100, currency=DBL)
+        assert slow.applied.wait(timeout=10)
+        resolved = wallet.client("alice").transaction("pay-slow-01")  # what `cpay show` asks
+    finally:
+        client.close()
+        server.stop()
+
+    assert caught.value.details["payment_id"] == "pay-slow-01"
+    assert "may or may not have been made" in caught.value.message
+    assert "cpay show pay-slow-01" in caught.value.message
+    assert resolved.status is TxStatus.COMPLETED
 
 
 def test_a_read_from_a_stopped_server_ends_as_unavailable(wallet: Wallet) -> None:
