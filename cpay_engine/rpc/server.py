@@ -134,11 +134,19 @@ def start_server(
             )
         except OSError as exc:
             raise InvalidInput(f"cannot read the TLS files: {exc}") from None
-        port = server.add_secure_port(listen, credentials)
-    else:
-        port = server.add_insecure_port(listen)
+    try:  # older grpcio returns 0 when it cannot bind, newer raises RuntimeError
+        if tls is not None:
+            port = server.add_secure_port(listen, credentials)
+        else:
+            port = server.add_insecure_port(listen)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise InvalidInput(f"cannot listen on {listen}: the address is in use or invalid")
+        server.stop(None)
+        raise InvalidInput(
+            f"cannot listen on {listen}: the port is in use or the address is not one of "
+            "this machine's; choose another --listen"
+        )
     server.start()
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

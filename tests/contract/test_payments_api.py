@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -880,6 +881,16 @@ def test_a_payment_to_a_stopped_server_is_unavailable_and_says_nothing_was_sent(
     assert all(0 <= d <= RetryPolicy().max_delay_s for d in delays)
     with pytest.raises(NotFound):  # nothing reached the engine
         wallet.client("alice").transaction("pay-lost-01")
+
+
+def test_a_server_on_a_port_already_in_use_is_refused_saying_so(wallet: Wallet) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        with pytest.raises(InvalidInput, match=f"cannot listen on 127.0.0.1:{port}: the port"):
+            start_server(wallet.engine, f"127.0.0.1:{port}")
 
 
 class _SlowPayments:
