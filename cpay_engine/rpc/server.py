@@ -129,11 +129,11 @@ def start_server(
         grpc_reflection.enable_server_reflection(services, server)
     if tls is not None:
         try:
-            credentials = grpc.ssl_server_credentials(
-                [(tls.key.read_bytes(), tls.cert.read_bytes())]
-            )
+            key_pem, cert_pem = tls.key.read_bytes(), tls.cert.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"cannot read the TLS files: {exc}") from None
+        _check_tls_pair(tls, key_pem, cert_pem)
+        credentials = grpc.ssl_server_credentials([(key_pem, cert_pem)])
     try:  # older grpcio returns 0 when it cannot bind, newer raises RuntimeError
         if tls is not None:
             port = server.add_secure_port(listen, credentials)
@@ -152,6 +152,28 @@ def start_server(
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     assert cpay_pb2.DESCRIPTOR.services_by_name["CPayService"].full_name == SERVICE
     return RunningServer(server, port, health_servicer)
+
+
+def _check_tls_pair(tls: TlsFiles, key_pem: bytes, cert_pem: bytes) -> None:
+    """gRPC would only log "Invalid cert chain file" and fail to bind; say which file is
+    wrong instead. The key must be unencrypted PEM and belong to the first certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        chain = x509.load_pem_x509_certificates(cert_pem)
+    except ValueError:
+        raise InvalidInput(f"--tls-cert {tls.cert} is not a PEM certificate chain") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"--tls-key {tls.key} is not an unencrypted PEM private key") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if key.public_key().public_bytes(encoding, public) != chain[0].public_key().public_bytes(
+        encoding, public
+    ):
+        raise InvalidInput(f"--tls-key {tls.key} does not belong to the certificate in {tls.cert}")
 
 
 def serve_until_signalled(running: RunningServer, on_stop: Callable[[], Any] | None = None) -> None:

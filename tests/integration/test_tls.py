@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cpay_engine.client import SignedClient
-from cpay_engine.errors import Unavailable
+from cpay_engine.errors import InvalidInput, Unavailable
 from cpay_engine.rpc.server import TlsFiles, start_server
 from cpay_engine.rpc.transport import GrpcTransport
 from tests.support import Wallet
@@ -71,3 +72,39 @@ def test_a_plaintext_client_cannot_talk_to_a_tls_server(wallet: Wallet, tmp_path
         client.close()
     finally:
         running.stop(0)
+
+
+def _garbage_cert(tls: TlsFiles, directory: Path) -> TlsFiles:
+    tls.cert.write_text("not a certificate\n")
+    return tls
+
+
+def _garbage_key(tls: TlsFiles, directory: Path) -> TlsFiles:
+    tls.key.write_text("not a key\n")
+    return tls
+
+
+def _someone_elses_key(tls: TlsFiles, directory: Path) -> TlsFiles:
+    other = directory / "other"
+    other.mkdir()
+    return TlsFiles(cert=tls.cert, key=_self_signed(other).key)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "says"),
+    [
+        pytest.param(_garbage_cert, "is not a PEM certificate chain", id="cert-not-pem"),
+        pytest.param(_garbage_key, "is not an unencrypted PEM private key", id="key-not-pem"),
+        pytest.param(_someone_elses_key, "does not belong to the certificate", id="mismatch"),
+    ],
+)
+def test_tls_files_that_cannot_serve_are_refused_naming_the_file(
+    wallet: Wallet,
+    tmp_path: Path,
+    spoil: Callable[[TlsFiles, Path], TlsFiles],
+    says: str,
+) -> None:
+    tls = spoil(_self_signed(tmp_path), tmp_path)
+
+    with pytest.raises(InvalidInput, match=says):
+        start_server(wallet.engine, "localhost:0", tls=tls)
