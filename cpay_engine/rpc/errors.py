@@ -65,6 +65,11 @@ NEVER_CONNECTED = (
 )
 
 
+# ...and these in its details when the connection failed at the TLS handshake (or a TLS
+# server closed a plaintext connection).
+TLS_MISMATCH = ("handshake", "Socket closed")
+
+
 def from_rpc_error(error: grpc.RpcError, target: str) -> CPayError:
     """Rebuild the CPayError the server raised, or translate a transport failure."""
     status = rpc_status.from_call(error)
@@ -78,9 +83,14 @@ def from_rpc_error(error: grpc.RpcError, target: str) -> CPayError:
     code = error.code()
     text = error.details() or str(code)
     if code == grpc.StatusCode.UNAVAILABLE and text.startswith(NEVER_CONNECTED):
+        check = "that the server is running and the address is right"
+        if any(sign in text for sign in TLS_MISMATCH):
+            check = (
+                "that TLS matches the server: a TLS server needs --ca with the CA that signed "
+                "its certificate, a plaintext one no --ca"
+            )
         return Unavailable(
-            f"cannot reach the CPay server at {target} ({text}); nothing was sent: check that "
-            "the server is running and the address is right"
+            f"cannot reach the CPay server at {target} ({text}); nothing was sent: check {check}"
         )
     if code == grpc.StatusCode.UNAVAILABLE:
         return Unavailable(

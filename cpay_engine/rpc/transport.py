@@ -40,6 +40,7 @@ class GrpcTransport:
                 self._roots = ca_file.read_bytes()
             except OSError as exc:
                 raise InvalidInput(f"cannot read the CA file {ca_file}: {exc}") from None
+            _check_pem_certificates(ca_file, self._roots)
         self._channel = self._open()
         self._stubs: dict[str, Any] = {}
 
@@ -76,3 +77,15 @@ class GrpcTransport:
 
     def close(self) -> None:
         self._channel.close()
+
+
+def _check_pem_certificates(path: Path, data: bytes) -> None:
+    """gRPC would only fail every call with "Failed to create security handshaker"."""
+    from cryptography import x509
+
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise InvalidInput(
+            f"the CA file {path} is not a PEM certificate: give the server's CA certificate"
+        ) from None

@@ -60,18 +60,43 @@ def test_a_client_that_trusts_the_ca_talks_to_a_tls_server(wallet: Wallet, tmp_p
         running.stop(0)
 
 
-def test_a_plaintext_client_cannot_talk_to_a_tls_server(wallet: Wallet, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("server_tls", "client_ca"),
+    [
+        pytest.param(True, False, id="tls-server-plaintext-client"),
+        pytest.param(True, True, id="tls-server-another-ca"),
+        pytest.param(False, True, id="plaintext-server-tls-client"),
+    ],
+)
+def test_a_client_whose_tls_does_not_match_the_server_is_told_to_check_tls(
+    wallet: Wallet, tmp_path: Path, server_tls: bool, client_ca: bool
+) -> None:
     tls = _self_signed(tmp_path)
-    running = start_server(wallet.engine, "localhost:0", tls=tls)
+    other = tmp_path / "other"
+    other.mkdir()
+    ca_file = _self_signed(other).cert if client_ca else None  # never the server's CA
+    running = start_server(wallet.engine, "localhost:0", tls=tls if server_tls else None)
     try:
         client = SignedClient(
-            GrpcTransport(f"localhost:{running.port}", timeout_s=3), wallet.keys["alice"]
+            GrpcTransport(f"localhost:{running.port}", ca_file=ca_file, timeout_s=3),
+            wallet.keys["alice"],
         )
-        with pytest.raises(Unavailable):
+        with pytest.raises(Unavailable) as caught:
             client.balances()
         client.close()
     finally:
         running.stop(0)
+
+    assert "nothing was sent" in caught.value.message
+    assert "check that TLS matches the server" in caught.value.message
+
+
+def test_a_ca_file_that_is_not_pem_is_refused_before_connecting(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+
+    with pytest.raises(InvalidInput, match=f"the CA file {ca} is not a PEM certificate"):
+        GrpcTransport("localhost:1", ca_file=ca)
 
 
 def _garbage_cert(tls: TlsFiles, directory: Path) -> TlsFiles:
