@@ -77,14 +77,46 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _ignore(_message: str) -> None:
+    return None
+
+
 class HistoryCache:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, warn: Callable[[str], None] = _ignore) -> None:
+        """A damaged cache file is moved aside (kept, not deleted) and a new one started:
+        the cache only mirrors the server's history, so it refills at the next sync."""
         path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the dashboard's worker threads, serialized by the lock.
         self.lock = threading.RLock()
-        self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
-        self.db.execute("PRAGMA journal_mode = WAL")
-        table = self.db.table(TABLE)
+        try:
+            self.db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(f"{path}{suffix}")
+                if source.exists():
+                    source.rename(f"{aside}{suffix}")
+            warn(
+                f"warning: the history cache {path} was damaged ({exc}); kept it as {aside} "
+                "and started a new one, which refills from the server"
+            )
+            self.db = self._open(path)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite_utils.Database:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        try:
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA journal_mode = WAL")
+            HistoryCache._create_schema(db)
+        except BaseException:
+            conn.close()
+            raise
+        return db
+
+    @staticmethod
+    def _create_schema(db: sqlite_utils.Database) -> None:
+        table = db.table(TABLE)
         if not table.exists():
             table.create(
                 {
@@ -112,7 +144,7 @@ class HistoryCache:
             table.create_index(["seq"], unique=True)
             # trigram: substring matches, like the server's history search
             table.enable_fts(["memo", "counterparty"], create_triggers=True, tokenize="trigram")
-        self.db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+        db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
         table.create_index(["created_at_ms"], if_not_exists=True)
 
     def close(self) -> None:

@@ -176,7 +176,7 @@ class Session:
 
         transport = GrpcTransport(profile.server, ca_file=Path(profile.ca) if profile.ca else None)
         remote = SignedClient(transport, key, retry=RetryPolicy(attempts=4))
-        cache = HistoryCache(self.home.cache / profile.name / f"{handle}.db")
+        cache = HistoryCache(self.home.cache / profile.name / f"{handle}.db", warn=say)
         return CachingEngine(remote, cache, warn=say)
 
     def trusted_engine_keys(self) -> tuple[EngineKeyView, ...]:
