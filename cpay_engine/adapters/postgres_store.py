@@ -182,6 +182,18 @@ class PostgresStore:
         self, dsn: str, *, min_size: int = 1, max_size: int = 16, migrate: bool = False
     ) -> None:
         self.dsn = dsn
+        # One plain connection first: a refused, unauthorized or missing database fails
+        # here at once with libpq's own words, not after the pool's 30 s of retries (each
+        # logged as a warning).
+        try:
+            psycopg.connect(dsn, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())
+            raise Unavailable(
+                f"cannot connect to PostgreSQL ({reason}): check that it is running and the "
+                "--db URL (host, port, user, database; the password comes from ~/.pgpass or "
+                "PGPASSWORD)"
+            ) from None
         try:
             self._pool = ConnectionPool(
                 dsn,

@@ -12,7 +12,7 @@ from cpay_engine.adapters.postgres_store import SCHEMA_VERSION, PostgresStore
 from cpay_engine.bootstrap import DbUrl, parse_db_url
 from cpay_engine.domain.audit import GENESIS, entry_hash
 from cpay_engine.domain.model import Direction, TxKind, TxStatus
-from cpay_engine.errors import FailedPrecondition, InsufficientFunds, InvalidInput
+from cpay_engine.errors import FailedPrecondition, InsufficientFunds, InvalidInput, Unavailable
 from cpay_engine.service.ports import AuditEntry, NewTransaction, UnitOfWork
 from tests.support import Wallet
 
@@ -46,6 +46,18 @@ def test_a_store_refuses_an_unmigrated_database_and_says_how_to_fix_it(pg_dsn: s
     with pytest.raises(FailedPrecondition) as caught:
         PostgresStore(pg_dsn)
     assert "cpay server migrate" in caught.value.message
+
+
+def test_a_database_it_cannot_reach_is_unavailable_at_once_in_libpqs_words(
+    pg_dsn: str,
+) -> None:
+    missing = psycopg.conninfo.make_conninfo(pg_dsn, dbname="no_such_database")
+
+    with pytest.raises(Unavailable) as caught:
+        PostgresStore(missing)
+
+    assert 'database "no_such_database" does not exist' in caught.value.message
+    assert "check that it is running and the --db URL" in caught.value.message
 
 
 def test_migrating_twice_is_harmless_and_records_the_version(pg_dsn: str) -> None:
