@@ -72,10 +72,23 @@ def check_limit(limit: int) -> int:
     return limit
 
 
+# Each word is a condition of the search (SQLite refuses expressions nested past 1,000).
+MAX_QUERY_WORDS = 16
+
+
+def _check_words(words: tuple[str, ...]) -> None:
+    if len(words) > MAX_QUERY_WORDS:
+        raise InvalidInput(
+            f"the search has {len(words)} words; at most {MAX_QUERY_WORDS} are taken: "
+            "keep the ones that narrow it most"
+        )
+
+
 def validated(f: HistoryFilter) -> HistoryFilter:
     """Normalize a filter that may come from another program ('@Bob' -> 'bob', 'dbl' -> 'DBL')."""
     if f.min_amount_minor < 0 or f.max_amount_minor < 0 or f.since_ms < 0 or f.until_ms < 0:
         raise InvalidInput("history filter bounds cannot be negative")
+    _check_words(f.words)
     return replace(
         f,
         counterparty=parse_handle(f.counterparty) if f.counterparty else "",
@@ -146,6 +159,7 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
             )
         else:
             words.append(token)
+    _check_words(tuple(words))
     f = replace(f, words=tuple(words))
     if amount_spec:
         f = _apply_amount(f, amount_spec)

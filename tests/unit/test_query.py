@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from cpay_engine.domain.model import Direction, TxStatus
-from cpay_engine.domain.query import HistoryFilter, parse_query, parse_when
+from cpay_engine.domain.query import (
+    MAX_QUERY_WORDS,
+    HistoryFilter,
+    parse_query,
+    parse_when,
+    validated,
+)
 from cpay_engine.errors import InvalidInput
 
 NOW_MS = 1_790_000_000_000
@@ -46,6 +52,14 @@ def test_bare_words_are_all_kept_in_order() -> None:
     f = parse_query("rent  march flat", NOW_MS)
     assert f.words == ("rent", "march", "flat")
     assert f.text == "rent march flat"
+
+
+def test_sixteen_words_are_taken_and_seventeen_are_refused_saying_the_limit() -> None:
+    assert len(parse_query(" ".join(["w"] * MAX_QUERY_WORDS), NOW_MS).words) == MAX_QUERY_WORDS
+    with pytest.raises(InvalidInput, match=f"17 words; at most {MAX_QUERY_WORDS}"):
+        parse_query(" ".join(["w"] * (MAX_QUERY_WORDS + 1)), NOW_MS)
+    with pytest.raises(InvalidInput, match=f"at most {MAX_QUERY_WORDS}"):  # from another program
+        validated(HistoryFilter(words=("w",) * 5000))
 
 
 @pytest.mark.parametrize("query", ["@bob", "@Bob", "with:bob", "with:@bob", "WITH:bob"])
