@@ -41,6 +41,11 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 # for balances). 10^15 minor units is 10 trillion USD or 1 quadrillion JPY.
 MAX_AMOUNT_MINOR = 10**15
 
+# The largest balance, either way (the treasury goes negative), in minor units. Stores
+# keep balances in 64-bit integers (max ~9.2 * 10^18), and SQLite would turn an overflowing
+# sum into a float: a move that would pass this bound is refused before it is made.
+MAX_BALANCE_MINOR = 10**18
+
 # Longer text cannot be a valid amount; checked before int() sees it.
 _MAX_AMOUNT_CHARS = 40
 _AMOUNT_RE = re.compile(r"\A(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?\Z", re.ASCII)

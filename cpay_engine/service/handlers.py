@@ -30,7 +30,13 @@ from cpay_engine.domain.model import (
     parse_payment_id,
     the_one_starting_with,
 )
-from cpay_engine.domain.money import DABLOON, check_amount_minor, format_amount, parse_currency
+from cpay_engine.domain.money import (
+    DABLOON,
+    MAX_BALANCE_MINOR,
+    check_amount_minor,
+    format_amount,
+    parse_currency,
+)
 from cpay_engine.domain.query import (
     HistoryFilter,
     check_limit,
@@ -178,6 +184,7 @@ def _post(
 ) -> Outcome:
     uow, now = ctx.uow, ctx.now_ms
     from_handle = payer.handle if payer else TREASURY_HANDLE
+    _check_room(source, target, payee, order)
     moved = source is not None and uow.move(source, target, order.amount_minor)
     status = TxStatus.COMPLETED if moved else TxStatus.FAILED
     failure = None
@@ -244,6 +251,23 @@ def _post(
         transaction=transaction_pb(record, direction, postings, receipt), replayed=False
     )
     return Outcome(response, failure)
+
+
+def _check_room(
+    source: AccountRecord | None, target: AccountRecord, payee: UserRecord, order: _Order
+) -> None:
+    """Refuse, before anything is written, a move that would take a balance past
+    MAX_BALANCE_MINOR either way (the accounts were read in this unit of work)."""
+    limit = f"{format_amount(MAX_BALANCE_MINOR, order.currency)} {order.currency}"
+    if target.balance_minor + order.amount_minor > MAX_BALANCE_MINOR:
+        raise FailedPrecondition(
+            f"@{payee.handle}'s {order.currency} balance would pass {limit}, the largest "
+            "balance CPay keeps: send less"
+        )
+    if source is not None and source.balance_minor - order.amount_minor < -MAX_BALANCE_MINOR:
+        raise FailedPrecondition(
+            f"{source.name} would go below -{limit}, the largest balance CPay keeps: send less"
+        )
 
 
 def _label(account: AccountRecord, handle: str) -> str:

@@ -14,8 +14,10 @@ import pytest
 from cpay_engine.api import PaymentResult, TransactionView
 from cpay_engine.client import SignedClient
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.money import MAX_BALANCE_MINOR
 from cpay_engine.domain.query import HistoryFilter, parse_query
 from cpay_engine.errors import (
+    FailedPrecondition,
     IdempotencyConflict,
     InsufficientFunds,
     InvalidInput,
@@ -99,6 +101,42 @@ def test_payment_exceeding_balance_is_rejected_recorded_as_failed_and_nothing_is
     assert failed.receipt is None
     assert [t.id for t in carol.history().transactions] == []
     assert funded.client("alice").verify_ledger().ok
+
+
+def _shift_balances(wallet: Wallet, handle: str, minor: int) -> None:
+    """Move `minor` from the treasury to `handle` behind the engine's back (the sum stays
+    zero): a state that would otherwise take ~1,000 maximal mints to reach."""
+    with database(wallet.path) as db:
+        moved = db.execute(
+            "UPDATE accounts SET balance_minor = balance_minor + ? WHERE user_id = "
+            "(SELECT id FROM users WHERE handle = ?)",
+            (minor, handle),
+        )
+        assert moved.rowcount == 1
+        db.execute(
+            "UPDATE accounts SET balance_minor = balance_minor - ? WHERE name = 'treasury:DBL'",
+            (minor,),
+        )
+
+
+def test_no_move_takes_a_balance_past_the_largest_either_way(funded: Wallet) -> None:
+    """Stores keep 64-bit balances and SQLite would turn an overflowing sum into a float."""
+    funded.mint("carol", 1)  # opens her account
+    _shift_balances(funded, "carol", MAX_BALANCE_MINOR - 4_001)  # bob still holds 5,000
+    bob = funded.client("bob")
+    before = row_counts(funded)
+
+    with pytest.raises(FailedPrecondition, match="treasury:DBL would go below"):
+        funded.mint("dave", 1)
+    with pytest.raises(FailedPrecondition, match="@carol's DBL balance would pass"):
+        bob.pay(
+            payment_id="pay-over-the-top", recipient="carol", amount_minor=4_001, currency="DBL"
+        )
+    assert row_counts(funded) == before  # refused before anything was written
+
+    bob.pay(payment_id="pay-to-the-top", recipient="carol", amount_minor=4_000, currency="DBL")
+    [carol] = funded.client("carol").balances("DBL")
+    assert carol.available_minor == MAX_BALANCE_MINOR  # exactly the bound is allowed
 
 
 def test_a_payer_with_no_dabloon_account_cannot_pay(funded: Wallet) -> None:
