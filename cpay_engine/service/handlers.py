@@ -258,16 +258,20 @@ def _check_room(
 ) -> None:
     """Refuse, before anything is written, a move that would take a balance past
     MAX_BALANCE_MINOR either way (the accounts were read in this unit of work)."""
-    limit = f"{format_amount(MAX_BALANCE_MINOR, order.currency)} {order.currency}"
     if target.balance_minor + order.amount_minor > MAX_BALANCE_MINOR:
         raise FailedPrecondition(
-            f"@{payee.handle}'s {order.currency} balance would pass {limit}, the largest "
-            "balance CPay keeps: send less"
+            f"@{payee.handle}'s {order.currency} balance would pass {_largest(order)}, the "
+            "largest balance CPay keeps: send less"
         )
     if source is not None and source.balance_minor - order.amount_minor < -MAX_BALANCE_MINOR:
         raise FailedPrecondition(
-            f"{source.name} would go below -{limit}, the largest balance CPay keeps: send less"
+            f"{source.name} would go below -{_largest(order)}, the largest balance CPay "
+            "keeps: send less"
         )
+
+
+def _largest(order: _Order) -> str:
+    return f"{format_amount(MAX_BALANCE_MINOR, order.currency)} {order.currency}"
 
 
 def _label(account: AccountRecord, handle: str) -> str:
