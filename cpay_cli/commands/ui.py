@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import typer
@@ -10,7 +11,7 @@ from cpay_cli.commands.common import session
 from cpay_cli.preload import Preload
 from cpay_cli.session import Session
 from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Textual in it
-from cpay_engine.errors import PermissionDenied
+from cpay_engine.errors import InvalidInput, PermissionDenied
 
 if TYPE_CHECKING:
     from cpay_cli.tui.context import UiContext
@@ -46,6 +47,12 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
 
     if start in ADMIN_ONLY and account.role is not Role.ADMIN:
         raise PermissionDenied(f"the {start} screen is for admins; @{account.handle} is not one")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Textual would draw into the pipe or file and wait for keys that never come.
+        raise InvalidInput(
+            "cpay ui needs a terminal (its input or output is redirected): run it in one; "
+            "scripts read the same data with `cpay balance` and `cpay history -o json`"
+        )
     from cpay_cli.launch import long_running
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
 

@@ -3,6 +3,7 @@ giving way: it stops loading once another screen is in front."""
 
 from __future__ import annotations
 
+import io
 from typing import Any, cast
 
 import pytest
@@ -15,7 +16,7 @@ from cpay_cli.tui.modes import ScreenName
 from cpay_cli.tui.screens.dashboard import DashboardScreen, load_trend
 from cpay_cli.tui.screens.history import HistoryScreen
 from cpay_engine.api import PaymentsAPI
-from cpay_engine.errors import PermissionDenied
+from cpay_engine.errors import InvalidInput, PermissionDenied
 from tests.tui.helpers import column, press, settle, shown
 from tests.tui.seeding import MARKUP_MEMO_SHOWN, SeededWallet
 
@@ -114,3 +115,13 @@ def test_opening_on_minting_is_refused_to_a_user_before_the_screen_is_taken(
 ) -> None:
     with pytest.raises(PermissionDenied, match="admin screen is for admins; @bob"):
         open_dashboard(cast(Session, OneUserSession(seeded, "bob")), start=ScreenName.ADMIN)
+
+
+def test_without_a_terminal_the_dashboard_says_so_instead_of_drawing_into_a_pipe(
+    seeded: SeededWallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in `cpay ui > file` or a script: stdin and stdout are not terminals."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    with pytest.raises(InvalidInput, match="cpay ui needs a terminal"):
+        open_dashboard(cast(Session, OneUserSession(seeded, "alice")), start=ScreenName.HISTORY)
