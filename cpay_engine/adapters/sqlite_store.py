@@ -64,10 +64,11 @@ SCHEMA_VERSION = latest_version("sqlite")
 
 
 class SqliteStore:
-    """`create`: a missing or empty file becomes a new wallet (only `cpay init` and
-    `cpay server init` ask for that). Otherwise the file must already be a CPay
-    database: a deleted, emptied or foreign file is refused, not silently replaced by an
-    empty wallet (nor converted to WAL). Older CPay schemas are migrated either way."""
+    """`create`: a missing or empty file becomes a new wallet. bootstrap.open_store asks
+    for that only for init (`cpay init`, `cpay server init`); otherwise the file must
+    already be a CPay database: a deleted, emptied or foreign file is refused, not
+    silently replaced by an empty wallet (nor converted to WAL). Older CPay schemas are
+    migrated either way."""
 
     def __init__(self, path: Path, *, migrate: bool = True, create: bool = True) -> None:
         if not create:
