@@ -43,6 +43,19 @@ class CPayGroup(TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(exits.BROKEN_PIPE) from None
+        except OSError as error:
+            # A file CPay needs (under CPAY_HOME, or one named on the command line) that the
+            # system refuses: say which and why, not "internal error".
+            session = ctx.obj if isinstance(ctx.obj, Session) else None
+            if session is not None and session.debug:
+                raise
+            where = f" {error.filename}" if error.filename else ""
+            print(
+                f"cpay: cannot use{where}: {error.strerror or error}; check the path and its "
+                "permissions (CPAY_HOME sets where CPay keeps its files)",
+                file=sys.stderr,
+            )
+            raise typer.Exit(exits.FAILURE) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:

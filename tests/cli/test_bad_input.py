@@ -236,3 +236,17 @@ def test_a_missing_or_damaged_wallet_file_is_refused_and_left_as_it_is(
     assert says in result.stderr
     assert "restore it from a backup" in result.stderr
     assert (db.read_bytes() if db.exists() else None) == before
+
+
+def test_a_cpay_home_the_system_refuses_is_named_not_an_internal_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/proc takes no new directories: init cannot create its key file there."""
+    monkeypatch.setenv("CPAY_HOME", "/proc/cpay-home-refused")
+
+    result = cli("init", "--handle", "alice")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("cpay: cannot use /proc/cpay-home-refused"), result.stderr
+    assert "CPAY_HOME" in result.stderr
+    assert "internal error" not in result.stderr
