@@ -88,12 +88,14 @@ def add(
     ca: Path | None = typer.Option(None, "--ca", help="CA certificate for a TLS server."),
 ) -> None:
     """Add a remote profile; then enroll with `cpay --profile NAME init --invite …`."""
-    from cpay_engine.rpc.transport import parse_target
+    from cpay_engine.rpc.transport import parse_target, read_ca_file
 
     config = session(ctx).config
     name = check_profile_name(name)
     if name in config.profiles:
         raise AlreadyInitialized(f"profile '{name}' already exists")
+    if ca is not None:
+        read_ca_file(ca)  # refused now, not at the first call
     config.profiles[name] = Profile(
         name=name, mode="remote", server=parse_target(remote), ca=str(ca.absolute()) if ca else ""
     )

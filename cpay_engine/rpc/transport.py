@@ -36,11 +36,7 @@ class GrpcTransport:
         self.timeout_s = timeout_s
         self._roots: bytes | None = None
         if ca_file is not None:
-            try:
-                self._roots = ca_file.read_bytes()
-            except OSError as exc:
-                raise InvalidInput(f"cannot read the CA file {ca_file}: {exc}") from None
-            _check_pem_certificates(ca_file, self._roots)
+            self._roots = read_ca_file(ca_file)
         self._channel = self._open()
         self._stubs: dict[str, Any] = {}
 
@@ -79,13 +75,19 @@ class GrpcTransport:
         self._channel.close()
 
 
-def _check_pem_certificates(path: Path, data: bytes) -> None:
-    """gRPC would only fail every call with "Failed to create security handshaker"."""
+def read_ca_file(path: Path) -> bytes:
+    """The PEM certificates a client trusts for a TLS server, checked: with anything else
+    gRPC would only fail every call with "Failed to create security handshaker"."""
     from cryptography import x509
 
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the CA file {path}: {exc}") from None
     try:
         x509.load_pem_x509_certificates(data)
     except ValueError:
         raise InvalidInput(
             f"the CA file {path} is not a PEM certificate: give the server's CA certificate"
         ) from None
+    return data

@@ -250,3 +250,26 @@ def test_a_cpay_home_the_system_refuses_is_named_not_an_internal_error(
     assert result.stderr.startswith("cpay: cannot use /proc/cpay-home-refused"), result.stderr
     assert "CPAY_HOME" in result.stderr
     assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        pytest.param(None, "cannot read the CA file", id="missing"),
+        pytest.param("not a certificate\n", "is not a PEM certificate", id="not-pem"),
+    ],
+)
+def test_a_remote_profile_with_an_unusable_ca_is_refused_and_not_added(
+    cli: Cli, tmp_path: Path, content: str | None, says: str
+) -> None:
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_text(content)
+
+    result = cli("profile", "add", "work", "--remote", "localhost:50051", "--ca", str(ca))
+
+    assert result.exit_code == 2
+    assert says in result.stderr
+    listed = cli("profile", "list", "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert "work" not in listed.stdout
