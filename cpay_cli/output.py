@@ -66,10 +66,11 @@ def emit(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[Column])
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     elif fmt is Format.CSV:
+        # For programs: the header row is the JSON field names, the values JSON's in text.
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow([header for _, header in columns])
+        writer.writerow([key for key, _ in columns])
         for row in rows:
-            writer.writerow([_cell(row.get(key)) for key, _ in columns])
+            writer.writerow([_csv_cell(row.get(key)) for key, _ in columns])
     else:
         _table(rows, columns)
 
@@ -82,6 +83,14 @@ def emit_one(row: dict[str, Any], fmt: Format, columns: Sequence[Column]) -> Non
         _pairs(row, columns)
     else:
         emit([row], fmt, columns)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _cell(value: Any) -> str:

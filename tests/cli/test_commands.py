@@ -246,14 +246,24 @@ def test_history_json_lists_transactions_newest_first_with_stable_fields(funded:
     )
 
 
-def test_history_csv_starts_with_a_header_row(funded: Cli) -> None:
+def test_history_csv_starts_with_the_json_field_names(funded: Cli) -> None:
     payment = pay_bob(funded, "12.50", "-m", "lunch, with a comma")
 
     result = funded("history", "-o", "csv")
 
     assert result.exit_code == 0
     header, *rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert header == ["When", "Dir", "Counterparty", "Amount", "Cur", "Status", "Memo", "Id"]
+    assert header == [
+        "created_at",
+        "direction",
+        "counterparty",
+        "amount",
+        "currency",
+        "status",
+        "memo",
+        "id",
+    ]
+    assert sorted(header) == sorted(funded.json("history")[0])
     assert len(rows) == 2
     assert rows[0][1:] == [
         "out",
