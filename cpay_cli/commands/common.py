@@ -36,8 +36,24 @@ def confirm(preview: Sequence[str], *, yes: bool, action: str) -> None:
         return
     if not sys.stdin.isatty():
         raise Cancelled(f"{action} needs confirmation: re-run with --yes (no terminal to ask)")
-    if not typer.confirm("Proceed?", default=False, err=True):
+    if not _ask_yes("Proceed? [y/N]: "):
         raise Cancelled("cancelled: nothing was sent")
+
+
+def _ask_yes(question: str) -> bool:
+    """y or yes (any case) proceeds; anything else, or end of input (Ctrl-D), does not.
+    Not typer.confirm: click turns Ctrl-C there into "Aborted!" and exit 1, where DESIGN
+    says 130; here KeyboardInterrupt reaches CPayGroup, which exits 130."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")  # the message goes under the ^C, not after it
+        raise
+    if not answer:
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def new_payment_id() -> str:

@@ -1,0 +1,82 @@
+"""The confirmation prompt in a real terminal (a pseudo-terminal the test drives).
+
+DESIGN.md: a "no" is cancelled (exit 3, nothing sent), Ctrl-C is exit 130; end of input
+(Ctrl-D) is a "no". CliRunner has no terminal, so these run `cpay` as a process whose
+controlling terminal is a pty, as a person at a keyboard would.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+CPAY = Path(sys.executable).parent / "cpay"
+PROMPT = b"Proceed? [y/N]: "
+TIMEOUT_S = 60
+
+
+def in_terminal(args: list[str], keys: bytes) -> tuple[int, str]:
+    """Run `cpay ARGS` on a pty, type `keys` at the prompt; (exit code, what it showed)."""
+    pid, master = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal and stdio
+        os.execv(CPAY, [str(CPAY), *args])
+    shown = b""
+    deadline = time.monotonic() + TIMEOUT_S
+    typed = False
+    try:
+        while time.monotonic() < deadline:
+            if not typed and PROMPT in shown:
+                os.write(master, keys)
+                typed = True
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the child closed the terminal: it has exited
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(master)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+@pytest.fixture
+def funded(cli: Cli, initialized: dict[str, Any]) -> Cli:
+    for args in (("user", "add", "bob"), ("admin", "mint", "@alice", "100", "DBL", "--yes")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    return cli
+
+
+@pytest.mark.parametrize(
+    ("keys", "exit_code", "says", "bob_holds"),
+    [
+        pytest.param(b"y\r", 0, "completed", "1.00", id="yes"),
+        pytest.param(b"n\r", 3, "cpay: cancelled: nothing was sent", "0.00", id="no"),
+        pytest.param(b"\r", 3, "cpay: cancelled: nothing was sent", "0.00", id="enter-is-no"),
+        pytest.param(b"\x04", 3, "cpay: cancelled: nothing was sent", "0.00", id="ctrl-d"),
+        pytest.param(b"\x03", 130, "cpay: interrupted", "0.00", id="ctrl-c"),
+    ],
+)
+def test_the_payment_prompt_answers_as_designed(
+    funded: Cli, keys: bytes, exit_code: int, says: str, bob_holds: str
+) -> None:
+    code, shown = in_terminal(["pay", "@bob", "1", "DBL"], keys)
+
+    assert code == exit_code, shown
+    assert says in shown
+    assert "Traceback" not in shown
+    assert "Aborted!" not in shown
+    assert funded.available("bob") == bob_holds
