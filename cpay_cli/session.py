@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from cpay_cli.paths import Home
 from cpay_cli.preload import Preload
 from cpay_cli.profiles import DEFAULT_PROFILE, Config, Profile, check_profile_name
-from cpay_engine.errors import Unauthenticated
+from cpay_engine.errors import Cancelled, Unauthenticated
 
 if TYPE_CHECKING:
     from cpay_engine.adapters.crypto import SigningKey
@@ -58,13 +58,25 @@ class Passphrase:
                 + KEY_UNLOCK_HELP
             )
         if not confirm:
-            return getpass.getpass("Passphrase for the CPay key file: ")
-        first = getpass.getpass("Choose a passphrase for the CPay key file: ")
+            return _read_secret("Passphrase for the CPay key file: ")
+        first = _read_secret("Choose a passphrase for the CPay key file: ")
         if not first:
             raise Unauthenticated("an empty passphrase cannot protect a key file")
-        if getpass.getpass("Repeat it: ") != first:
+        if _read_secret("Repeat it: ") != first:
             raise Unauthenticated("the passphrases did not match; nothing was saved")
         return first
+
+
+def _read_secret(prompt: str) -> str:
+    """getpass, with Ctrl-D a cancel (exit 3) and Ctrl-C (exit 130) starting a new line."""
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        sys.stderr.write("\n")
+        raise Cancelled("no passphrase given (end of input): nothing was done") from None
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        raise
 
 
 def profile_db_url(profile: Profile) -> DbUrl:

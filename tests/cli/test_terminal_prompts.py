@@ -24,8 +24,8 @@ PROMPT = b"Proceed? [y/N]: "
 TIMEOUT_S = 60
 
 
-def in_terminal(args: list[str], keys: bytes) -> tuple[int, str]:
-    """Run `cpay ARGS` on a pty, type `keys` at the prompt; (exit code, what it showed)."""
+def in_terminal(args: list[str], keys: bytes, prompt: bytes = PROMPT) -> tuple[int, str]:
+    """Run `cpay ARGS` on a pty, type `keys` at `prompt`; (exit code, what it showed)."""
     pid, master = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal and stdio
         os.execv(CPAY, [str(CPAY), *args])
@@ -34,7 +34,7 @@ def in_terminal(args: list[str], keys: bytes) -> tuple[int, str]:
     typed = False
     try:
         while time.monotonic() < deadline:
-            if not typed and PROMPT in shown:
+            if not typed and prompt in shown:
                 os.write(master, keys)
                 typed = True
             ready, _, _ = select.select([master], [], [], 0.2)
@@ -80,3 +80,22 @@ def test_the_payment_prompt_answers_as_designed(
     assert "Traceback" not in shown
     assert "Aborted!" not in shown
     assert funded.available("bob") == bob_holds
+
+
+@pytest.mark.parametrize(
+    ("keys", "exit_code", "says"),
+    [
+        pytest.param(b"\x04", 3, "cpay: no passphrase given (end of input)", id="ctrl-d"),
+        pytest.param(b"\x03", 130, "\r\ncpay: interrupted", id="ctrl-c"),
+    ],
+)
+def test_the_passphrase_prompt_can_be_left_with_ctrl_d_or_ctrl_c(
+    funded: Cli, monkeypatch: pytest.MonkeyPatch, keys: bytes, exit_code: int, says: str
+) -> None:
+    monkeypatch.delenv("CPAY_KEY_PASSPHRASE")
+
+    code, shown = in_terminal(["balance"], keys, prompt=b"Passphrase for the CPay key file: ")
+
+    assert code == exit_code, shown
+    assert says in shown
+    assert "internal error" not in shown
