@@ -108,8 +108,18 @@ def parse_duration_s(text: str) -> int:
     return int(timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))}).total_seconds())
 
 
+# The earliest time a filter names: no transaction is older than the epoch, so an older
+# time ("since 1900", "999999w") means from the beginning. Not 0, which means "no bound":
+# "before:1900-01-01" must find nothing, not everything.
+EARLIEST_MS = 1
+
+
 def parse_when(text: str, now_ms: int) -> int:
-    """A date, ISO timestamp or age ('7d') -> epoch milliseconds."""
+    """A date, ISO timestamp or age ('7d') -> epoch milliseconds (EARLIEST_MS at least)."""
+    return max(_parse_when(text, now_ms), EARLIEST_MS)
+
+
+def _parse_when(text: str, now_ms: int) -> int:
     m = _AGE_RE.match(text)
     if m:
         delta = timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))})

@@ -458,6 +458,9 @@ def history_ids(wallet: Wallet, query: str, clock: Clock) -> list[str]:
         ("_", ["h-refund-crl"]),
         ("status:failed @carol", []),
         ("currency:USD", []),
+        ("before:1900-01-01", []),  # older than the epoch: nothing, not "no bound"
+        ("after:1900-01-01 @dave", ["h-dave-back1", "h-huge-dave1", "h-lunch-dave"]),
+        ("after:999999w @dave", ["h-dave-back1", "h-huge-dave1", "h-lunch-dave"]),
     ],
 )
 def test_history_filters_select_exactly_the_matching_transactions(

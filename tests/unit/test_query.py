@@ -8,6 +8,7 @@ import pytest
 
 from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.query import (
+    EARLIEST_MS,
     MAX_QUERY_WORDS,
     HistoryFilter,
     parse_query,
@@ -156,6 +157,12 @@ def test_ages_count_back_from_now(age: str, delta_ms: int) -> None:
     assert parse_when(age, NOW_MS) == NOW_MS - delta_ms
     f = parse_query(f"after:{age} before:{age}", NOW_MS)
     assert f.since_ms == f.until_ms == NOW_MS - delta_ms
+
+
+@pytest.mark.parametrize("when", ["1900-01-01", "0001-01-01T00:00", "999999w"])
+def test_a_time_before_the_epoch_is_the_earliest_bound_not_an_error(when: str) -> None:
+    assert parse_when(when, NOW_MS) == EARLIEST_MS
+    assert parse_query(f"before:{when}", NOW_MS).until_ms == EARLIEST_MS  # a bound, not 0
 
 
 def test_a_date_is_midnight_utc() -> None:
