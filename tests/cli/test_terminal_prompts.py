@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ def in_terminal(args: list[str], keys: bytes, prompt: bytes = PROMPT) -> tuple[i
     """Run `cpay ARGS` on a pty, type `keys` at `prompt`; (exit code, what it showed)."""
     pid, master = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal and stdio
+        # A shell's background job (CI) inherits SIGINT ignored, and exec keeps it so;
+        # a person's terminal delivers it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execv(CPAY, [str(CPAY), *args])
     shown = b""
     deadline = time.monotonic() + TIMEOUT_S
@@ -46,7 +50,11 @@ def in_terminal(args: list[str], keys: bytes, prompt: bytes = PROMPT) -> tuple[i
                 if not chunk:
                     break
                 shown += chunk
-        _, status = os.waitpid(pid, 0)
+        done, status = os.waitpid(pid, 0 if time.monotonic() < deadline else os.WNOHANG)
+        if done == 0:  # still running after the deadline: never hang the suite
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail(f"cpay did not finish in {TIMEOUT_S} s; it showed:\n{shown!r}")
     finally:
         os.close(master)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
