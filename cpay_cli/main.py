@@ -28,8 +28,7 @@ class CPayGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CPayError as error:
-            session = ctx.obj if isinstance(ctx.obj, Session) else None
-            if session is not None and session.debug:
+            if _debugging(ctx):
                 import traceback
 
                 traceback.print_exc()
@@ -43,36 +42,33 @@ class CPayGroup(TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(exits.BROKEN_PIPE) from None
-        except OSError as error:
-            # A file CPay needs (under CPAY_HOME, or one named on the command line) that the
-            # system refuses: say which and why, not "internal error".
-            session = ctx.obj if isinstance(ctx.obj, Session) else None
-            if session is not None and session.debug:
-                raise
-            where = f" {error.filename}" if error.filename else ""
-            print(
-                f"cpay: cannot use{where}: {error.strerror or error}; check the path and its "
-                "permissions (CPAY_HOME sets where CPay keeps its files)",
-                file=sys.stderr,
-            )
-            raise typer.Exit(exits.FAILURE) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:
-            if type(error).__module__.startswith("typer"):
+            if type(error).__module__.startswith("typer") or _debugging(ctx):
                 raise
-            session = ctx.obj if isinstance(ctx.obj, Session) else None
-            if session is not None and session.debug:
-                raise
-            print(
-                f"cpay: internal error ({type(error).__name__}); nothing more was done. "
-                f"Re-run with --debug for details and report it.",
-                file=sys.stderr,
-            )
+            if isinstance(error, OSError) and error.filename:
+                # A file CPay needs (under CPAY_HOME, or named on the command line) that the
+                # system refuses: say which and why.
+                message = (
+                    f"cannot use {error.filename}: {error.strerror or error}; check the path "
+                    "and its permissions (CPAY_HOME sets where CPay keeps its files)"
+                )
+            else:
+                message = (
+                    f"internal error ({type(error).__name__}); nothing more was done. "
+                    "Re-run with --debug for details and report it."
+                )
+            print(f"cpay: {message}", file=sys.stderr)
             raise typer.Exit(exits.FAILURE) from None
         finally:
             if isinstance(ctx.obj, Session):
                 ctx.obj.close()
+
+
+def _debugging(ctx: Any) -> bool:
+    """--debug was given: let the traceback through."""
+    return isinstance(ctx.obj, Session) and ctx.obj.debug
 
 
 _app = typer.Typer(

@@ -85,20 +85,16 @@ def emit_one(row: dict[str, Any], fmt: Format, columns: Sequence[Column]) -> Non
         emit([row], fmt, columns)
 
 
+def _cell(value: Any, booleans: tuple[str, str] = ("no", "yes")) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return booleans[value]
+    return str(value)
+
+
 def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
+    return _cell(value, ("false", "true"))  # JSON's words: CSV is for programs
 
 
 # Columns whose cells are numbers (right-aligned), and the columns a table gives up width

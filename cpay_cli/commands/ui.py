@@ -37,6 +37,13 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     until the user quits."""
     # Textual and the first screen import (~0.4 s) in a thread meanwhile: the key file's
     # scrypt and the database release the GIL, so the two overlap.
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Checked first (no key unlocked, no engine opened): Textual would draw into the
+        # pipe or file and wait for keys that never come.
+        raise InvalidInput(
+            "cpay ui needs a terminal (its input or output is redirected): run it in one; "
+            "scripts read the same data with `cpay balance` and `cpay history -o json`"
+        )
     preload = Preload("cpay_cli.tui.app", f"cpay_cli.tui.screens.{ScreenName(start).value}")
     # Reach the key and the engine before the screen is taken over, so a passphrase
     # prompt or an error ("no profile", "server unreachable") reads like any command's.
@@ -47,12 +54,6 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
 
     if start in ADMIN_ONLY and account.role is not Role.ADMIN:
         raise PermissionDenied(f"the {start} screen is for admins; @{account.handle} is not one")
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        # Textual would draw into the pipe or file and wait for keys that never come.
-        raise InvalidInput(
-            "cpay ui needs a terminal (its input or output is redirected): run it in one; "
-            "scripts read the same data with `cpay balance` and `cpay history -o json`"
-        )
     from cpay_cli.launch import long_running
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
 

@@ -30,6 +30,7 @@ from cpay_engine.errors import InternalError, Unauthenticated
 KEYRING_SERVICE = "cpay"
 FILE_FORMAT = "cpay-key-v1"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+NONCE_BYTES = 12  # AES-GCM's standard nonce
 
 # (confirm) -> passphrase. `confirm` is True when a new key file is being created.
 PassphraseSource = Callable[[bool], str]
@@ -137,7 +138,7 @@ class KeyStore:
         passphrase = self._passphrase(True)
         if not passphrase:
             raise Unauthenticated("an empty passphrase cannot protect a key file")
-        salt, nonce = os.urandom(16), os.urandom(12)
+        salt, nonce = os.urandom(16), os.urandom(NONCE_BYTES)
         sealed = AESGCM(_derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(
             nonce, key.seed(), key.key_id.encode()
         )
@@ -178,9 +179,7 @@ class KeyStore:
             raise Unauthenticated(
                 f"the key file {path} cannot be read ({exc}): {DAMAGED_KEY_FILE}"
             ) from None
-        sealed = _sealed_key(doc)
-        if isinstance(sealed, str):
-            raise Unauthenticated(f"{path} is not a CPay key file ({sealed}): {DAMAGED_KEY_FILE}")
+        sealed = _sealed_key(doc, path)
         passphrase = self._passphrase(False)
         try:
             seed = AESGCM(_derive(passphrase, sealed.salt, sealed.n, sealed.r, sealed.p)).decrypt(
@@ -191,10 +190,6 @@ class KeyStore:
                 f"wrong passphrase for the key file {path}: check CPAY_KEY_PASSPHRASE "
                 f"(or CPAY_KEY_PASSPHRASE_FILE); if it is right, the file is damaged: "
                 f"{DAMAGED_KEY_FILE}"
-            ) from None
-        except ValueError as exc:  # e.g. a nonce of the wrong length
-            raise Unauthenticated(
-                f"{path} is not a CPay key file ({exc}): {DAMAGED_KEY_FILE}"
             ) from None
         return SigningKey.from_seed(seed)
 
@@ -216,31 +211,38 @@ class _Sealed:
     ciphertext: bytes
 
 
-def _sealed_key(doc: object) -> _Sealed | str:
-    """The fields of a key file, checked; or what is wrong with it. The scrypt cost is
-    bounded too: a file must not make the CLI allocate gigabytes before asking."""
+def _sealed_key(doc: object, path: Path) -> _Sealed:
+    """The fields of a key file, checked. The scrypt cost is bounded too: a file must not
+    make the CLI allocate gigabytes before asking."""
+
+    def damaged(why: str) -> Unauthenticated:
+        return Unauthenticated(f"{path} is not a CPay key file ({why}): {DAMAGED_KEY_FILE}")
+
     if not isinstance(doc, dict) or doc.get("format") != FILE_FORMAT:
-        return f"no {FILE_FORMAT} format marker"
+        raise damaged(f"no {FILE_FORMAT} format marker")
     try:
         kdf, cipher = doc["kdf"], doc["cipher"]
         n, r, p = kdf["n"], kdf["r"], kdf["p"]
         if not all(type(v) is int for v in (n, r, p)):
-            return "the scrypt parameters are not integers"
+            raise damaged("the scrypt parameters are not integers")
         if not (2**10 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
-            return f"scrypt parameters n={n}, r={r}, p={p} are outside what CPay writes"
+            raise damaged(f"scrypt parameters n={n}, r={r}, p={p} are outside what CPay writes")
+        nonce = _unb64(cipher["nonce"])
+        if len(nonce) != NONCE_BYTES:
+            raise damaged(f"the nonce is {len(nonce)} bytes, not {NONCE_BYTES}")
         return _Sealed(
             key_id=str(doc["key_id"]),
             salt=_unb64(kdf["salt"]),
             n=n,
             r=r,
             p=p,
-            nonce=_unb64(cipher["nonce"]),
+            nonce=nonce,
             ciphertext=_unb64(doc["ciphertext"]),
         )
     except KeyError as exc:
-        return f"the field {exc} is missing"
+        raise damaged(f"the field {exc} is missing") from None
     except (TypeError, ValueError) as exc:
-        return f"a field is malformed: {exc}"
+        raise damaged(f"a field is malformed: {exc}") from None
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:

@@ -67,3 +67,12 @@ def initialized(cli: Cli) -> dict[str, Any]:
     assert result.exit_code == 0, result.stderr
     info: dict[str, Any] = json.loads(result.stdout)
     return info
+
+
+@pytest.fixture
+def funded(cli: Cli, initialized: dict[str, Any]) -> Cli:
+    """@alice (admin) holds 100.00 DBL; @bob (user, key on this device) holds nothing."""
+    for args in (("user", "add", "bob"), ("admin", "mint", "@alice", "100", "DBL", "--yes")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+    return cli

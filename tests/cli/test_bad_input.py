@@ -20,15 +20,6 @@ from tests.cli.conftest import Cli
 NOT_AN_AMOUNT = "is not an amount"
 
 
-@pytest.fixture
-def funded(cli: Cli, initialized: dict[str, Any]) -> Cli:
-    """@alice holds 100.00 DBL; @bob exists and holds nothing."""
-    for args in (("user", "add", "bob"), ("admin", "mint", "@alice", "100", "DBL", "--yes")):
-        result = cli(*args)
-        assert result.exit_code == 0, result.stderr
-    return cli
-
-
 def assert_nothing_moved(cli: Cli) -> None:
     """@alice, the only one with money, still has it all and no payment was even recorded."""
     assert cli.available("alice") == "100.00"

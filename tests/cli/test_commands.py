@@ -29,16 +29,6 @@ HISTORY_FIELDS = {
 HOSTILE_MEMO = "[bold red]x[/] \x1b[31mred"
 
 
-@pytest.fixture
-def funded(cli: Cli, initialized: dict[str, Any]) -> Cli:
-    """@alice (admin) holds 100.00 DBL; @bob (user, key on this device) holds nothing."""
-    added = cli("user", "add", "bob")
-    assert added.exit_code == 0, added.stderr
-    minted = cli("admin", "mint", "@alice", "100", "DBL", "--yes")
-    assert minted.exit_code == 0, minted.stderr
-    return cli
-
-
 def pay_bob(cli: Cli, amount: str = "12.50", *extra: str) -> dict[str, Any]:
     result = cli("pay", "@bob", amount, "DBL", "--yes", "-o", "json", *extra)
     assert result.exit_code == 0, result.stderr
@@ -253,17 +243,8 @@ def test_history_csv_starts_with_the_json_field_names(funded: Cli) -> None:
 
     assert result.exit_code == 0
     header, *rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert header == [
-        "created_at",
-        "direction",
-        "counterparty",
-        "amount",
-        "currency",
-        "status",
-        "memo",
-        "id",
-    ]
-    assert sorted(header) == sorted(funded.json("history")[0])
+    assert header[0] == "created_at"
+    assert set(header) == HISTORY_FIELDS  # the JSON field names
     assert len(rows) == 2
     assert rows[0][1:] == [
         "out",

@@ -192,7 +192,7 @@ def _edit(doc: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> dict
         ),
         pytest.param(
             lambda raw: json.dumps(_edit(json.loads(raw), lambda d: d["cipher"].update(nonce=""))),
-            "not a CPay key file",
+            "the nonce is 0 bytes, not 12",
             id="empty-nonce",
         ),
     ],

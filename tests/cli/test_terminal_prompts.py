@@ -14,7 +14,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -58,14 +57,6 @@ def in_terminal(args: list[str], keys: bytes, prompt: bytes = PROMPT) -> tuple[i
     finally:
         os.close(master)
     return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
-
-
-@pytest.fixture
-def funded(cli: Cli, initialized: dict[str, Any]) -> Cli:
-    for args in (("user", "add", "bob"), ("admin", "mint", "@alice", "100", "DBL", "--yes")):
-        result = cli(*args)
-        assert result.exit_code == 0, result.stderr
-    return cli
 
 
 @pytest.mark.parametrize(

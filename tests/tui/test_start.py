@@ -105,14 +105,23 @@ class OneUserSession:
 
     def __init__(self, seeded: SeededWallet, handle: str) -> None:
         self.client = seeded.api(handle)
+        self.asked = 0
 
     def api(self) -> PaymentsAPI:
+        self.asked += 1
         return self.client
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_opening_on_minting_is_refused_to_a_user_before_the_screen_is_taken(
-    seeded: SeededWallet,
+    seeded: SeededWallet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("sys.stdout", _Terminal())
     with pytest.raises(PermissionDenied, match="admin screen is for admins; @bob"):
         open_dashboard(cast(Session, OneUserSession(seeded, "bob")), start=ScreenName.ADMIN)
 
@@ -120,8 +129,10 @@ def test_opening_on_minting_is_refused_to_a_user_before_the_screen_is_taken(
 def test_without_a_terminal_the_dashboard_says_so_instead_of_drawing_into_a_pipe(
     seeded: SeededWallet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """As in `cpay ui > file` or a script: stdin and stdout are not terminals."""
+    """As in `cpay ui > file` or a script: refused before the key or the engine is used."""
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     monkeypatch.setattr("sys.stdout", io.StringIO())
+    session = OneUserSession(seeded, "alice")
     with pytest.raises(InvalidInput, match="cpay ui needs a terminal"):
-        open_dashboard(cast(Session, OneUserSession(seeded, "alice")), start=ScreenName.HISTORY)
+        open_dashboard(cast(Session, session), start=ScreenName.HISTORY)
+    assert session.asked == 0
