@@ -55,6 +55,7 @@ log = logging.getLogger("cpay.engine")
 
 SERVICE = "cpay.v1.CPayService"
 TRANSIENT_ATTEMPTS = 8
+KNOWN_KEYS = 4096  # keys remembered by _key_and_owner before the memo starts over
 
 
 def method_name(rpc: str) -> str:
@@ -132,6 +133,16 @@ class _Call:
     def context(self, uow: UnitOfWork, engine: Engine) -> Context:
         return Context(user=self.user, key=self.key, now_ms=self.now, uow=uow, engine=engine)
 
+    def check_key(self, uow: UnitOfWork, engine: Engine) -> None:
+        """In the unit of work that runs the request: its key is not revoked (a revocation
+        committed after the key was looked up must still stop the request)."""
+        if self.spec.enrollment:
+            return
+        current = uow.get_key(self.key.key_id)
+        if current is None or current.revoked_at_ms is not None:
+            engine.forget_key(self.key.key_id)
+            raise revoked(self.key.key_id)
+
     def spend_nonce(self, uow: UnitOfWork, *, replay_is_error: bool = True) -> None:
         """Record the nonce for as long as this envelope would pass the freshness check."""
         expires = self.signed.timestamp_ms + FRESHNESS_WINDOW_MS
@@ -161,6 +172,10 @@ class Context:
     engine: Engine
 
 
+def revoked(key_id: str) -> Unauthenticated:
+    return Unauthenticated(f"key {key_id} was revoked: use another device key or ask an admin")
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -177,6 +192,8 @@ class Engine:
         self.clock = clock
         self._receipt_key_loader = receipt_key
         self._receipt_key: SigningKey | None = None
+        # key id -> (key, owner) as first read; see _key_and_owner
+        self._known_keys: dict[str, tuple[KeyRecord, UserRecord]] = {}
 
     def receipt_key(self) -> SigningKey:
         if self._receipt_key is None:
@@ -238,17 +255,7 @@ class Engine:
         if spec.enrollment:
             new_key, placeholder, new_body = self._enrollment_key(spec, request, signed, now)
             return self._run(spec, new_key, placeholder, new_body, signed, now)
-        with self.store.reader() as reader:
-            found, owner = reader.get_key_and_owner(signed.key_id)
-        if found is None or owner is None:
-            raise Unauthenticated(
-                f"unknown key {signed.key_id}: this device is not registered with the wallet"
-            )
-        key, user = found, owner
-        if key.revoked_at_ms is not None:
-            raise Unauthenticated(
-                f"key {key.key_id} was revoked: use another device key or ask an admin"
-            )
+        key, user = self._key_and_owner(signed.key_id)
         message = signing_input(
             method, signed.key_id, signed.timestamp_ms, signed.nonce, signed.body
         )
@@ -263,6 +270,31 @@ class Engine:
             )
         body = self._decode(spec, request, signed)
         return self._run(spec, key, user, body, signed, now)
+
+    def _key_and_owner(self, key_id: str) -> tuple[KeyRecord, UserRecord]:
+        """The key a request names and its owner, before the signature is checked.
+
+        A key's public half and owner never change (the key id is a hash of the public
+        key; users are never edited), so they are remembered here after the first
+        lookup; only revocation changes, once, and the unit of work that runs the request
+        checks it again (`_Call.check_key`), in the transaction that would apply it."""
+        known = self._known_keys.get(key_id)
+        if known is None:
+            with self.store.reader() as reader:
+                found, owner = reader.get_key_and_owner(key_id)
+            if found is None or owner is None:
+                raise Unauthenticated(
+                    f"unknown key {key_id}: this device is not registered with the wallet"
+                )
+            if len(self._known_keys) >= KNOWN_KEYS:
+                self._known_keys.clear()
+            known = self._known_keys[key_id] = (found, owner)
+        if known[0].revoked_at_ms is not None:
+            raise revoked(key_id)
+        return known
+
+    def forget_key(self, key_id: str) -> None:
+        self._known_keys.pop(key_id, None)
 
     @staticmethod
     def _decode(spec: Method, request: Message, signed: pb.SignedRequest) -> Any:
@@ -322,6 +354,7 @@ class Engine:
         the success path pays for no savepoint of its own."""
 
         def work(uow: UnitOfWork) -> handlers.Outcome:
+            call.check_key(uow, self)  # raises past _Rejected: nothing at all is written
             call.spend_nonce(uow)
             try:
                 return call.spec.handler(call.context(uow, self), call.body)
@@ -340,6 +373,7 @@ class Engine:
         outcome: handlers.Outcome | None = None
         error: CPayError | None = None
         with self.store.reader() as reader:
+            call.check_key(reader, self)  # a revoked key's request is refused unrecorded
             try:
                 outcome = call.spec.handler(call.context(reader, self), call.body)
             except CPayError as exc:

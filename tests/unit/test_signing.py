@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 from cpay_engine.adapters.crypto import SigningKey, verify_signature
+from cpay_engine.bootstrap import open_local_engine
+from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.domain.model import Role
 from cpay_engine.domain.signing import (
     FRESHNESS_WINDOW_MS,
@@ -330,6 +332,31 @@ def test_a_request_from_an_unregistered_key_is_rejected(funded: Wallet, clock: C
     with pytest.raises(Unauthenticated, match="unknown key"):
         send_payment(funded, signed)
     assert snapshot(funded) == before
+
+
+def test_a_key_revoked_by_another_process_stops_its_next_request(funded: Wallet) -> None:
+    """This engine has already seen bob's key (and remembers it); another engine on the
+    same wallet file (another `cpay` process) rotates the key out. The next request signed
+    with the old key is refused as revoked, and nothing at all is written, not even its
+    nonce: the revocation is checked in the transaction that would have applied it."""
+    funded.mint("bob", 500)
+    old_key, new_key = funded.keys["bob"], SigningKey.generate()
+    bob_here = funded.client("bob")
+    assert [b.available_minor for b in bob_here.balances()] == [500]
+    other = open_local_engine(funded.path, receipt_key=lambda: funded.engine_key)
+    try:
+        SignedClient(InProcessTransport(other), old_key).rotate_key(new_key)
+    finally:
+        other.close()
+    before = snapshot(funded)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        bob_here.pay(
+            payment_id=str(uuid.uuid4()), recipient="@carol", amount_minor=100, currency="DBL"
+        )
+    with pytest.raises(Unauthenticated, match="revoked"):
+        bob_here.balances()
+    assert snapshot(funded) == before
+    assert [b.available_minor for b in funded.client_for_key(new_key).balances()] == [500]
 
 
 def test_a_rotated_out_key_is_revoked_and_rejected(funded: Wallet) -> None:
