@@ -63,6 +63,10 @@ def method_name(rpc: str) -> str:
 
 
 Handler = Callable[["Context", Any], "handlers.Outcome"]
+# Work a use case can do before its unit of work, outside the write lock: given the
+# engine's receipt key, the caller, the engine time and the body; its result reaches the
+# handler as Context.prepared (see handlers.Prepared).
+Prepare = Callable[[SigningKey, UserRecord, int, Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class Method:
     enrollment: bool = False
     # Read-only: runs on a read snapshot outside the writer's lock; only the nonce is written.
     reads_only: bool = False
+    prepare: Prepare | None = None
 
     @property
     def name(self) -> str:
@@ -89,7 +94,13 @@ OVERSEERS = frozenset({Role.ADMIN, Role.AUDITOR})
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
-        Method("ProcessPayment", pb.PaymentRequest, handlers.process_payment, MOVERS),
+        Method(
+            "ProcessPayment",
+            pb.PaymentRequest,
+            handlers.process_payment,
+            MOVERS,
+            prepare=handlers.prepare_payment,
+        ),
         Method(
             "GetTransactionHistory",
             pb.TransactionHistoryRequest,
@@ -106,7 +117,13 @@ METHODS: dict[str, Method] = {
         ),
         Method("GetBalances", pb.GetBalancesRequest, handlers.balances, ANY, reads_only=True),
         Method("GetAccount", pb.GetAccountRequest, handlers.account, ANY, reads_only=True),
-        Method("MintDabloons", pb.MintDabloonsRequest, handlers.mint, ADMIN),
+        Method(
+            "MintDabloons",
+            pb.MintDabloonsRequest,
+            handlers.mint,
+            ADMIN,
+            prepare=handlers.prepare_mint,
+        ),
         Method("CreateUser", pb.CreateUserRequest, handlers.create_user, ADMIN),
         Method("ListKeys", pb.ListKeysRequest, handlers.list_keys, ANY, reads_only=True),
         Method("RotateKey", pb.RotateKeyRequest, handlers.rotate_key, ANY),
@@ -129,9 +146,10 @@ class _Call:
     body: Any
     signed: pb.SignedRequest
     now: int
+    prepared: Any = None
 
     def context(self, uow: UnitOfWork, engine: Engine) -> Context:
-        return Context(user=self.user, key=self.key, now_ms=self.now, uow=uow, engine=engine)
+        return Context(self.user, self.key, self.now, uow, engine, self.prepared)
 
     def check_key(self, uow: UnitOfWork, engine: Engine) -> None:
         """In the unit of work that runs the request: its key is not revoked (a revocation
@@ -170,6 +188,7 @@ class Context:
     now_ms: int
     uow: UnitOfWork
     engine: Engine
+    prepared: Any = None  # what Method.prepare returned, if the method has one
 
 
 def revoked(key_id: str) -> Unauthenticated:
@@ -330,7 +349,8 @@ class Engine:
         signed: pb.SignedRequest,
         now: int,
     ) -> Message:
-        call = _Call(spec, key, user, body, signed, now)
+        prepared = spec.prepare(self.receipt_key(), user, now, body) if spec.prepare else None
+        call = _Call(spec, key, user, body, signed, now, prepared)
         run = self._read if spec.reads_only else self._write
         for attempt in range(TRANSIENT_ATTEMPTS):
             try:

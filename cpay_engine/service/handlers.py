@@ -13,7 +13,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from google.protobuf.message import Message
 
@@ -134,8 +134,73 @@ def _parse_order(body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body) -> 
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a payment or mint works out before its unit of work (outside the write lock):
+    the parsed order and, for the outcome it expects (the money moves), its receipt.
+
+    Ed25519 signatures are deterministic, so a receipt signed here is the very receipt
+    the engine would sign after posting; `_post` uses it only if the transaction it
+    records has exactly the fields it was signed for, and signs afresh otherwise (a
+    failed payment has no receipt at all)."""
+
+    order: _Order
+    receipt_fields: _ReceiptFields | None = None
+    receipt: ReceiptRecord | None = None
+
+
+def _prepare(
+    key: SigningKey,
+    now_ms: int,
+    body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body,
+    kind: TxKind,
+    from_handle: str,
+    source_label: str,
+) -> Prepared | None:
+    try:
+        order = _parse_order(body)
+    except CPayError:
+        return None  # the handler parses again, in its unit of work, and says why
+    if order.currency != DABLOON:
+        return Prepared(order)
+    amount, currency = order.amount_minor, order.currency
+    labels = [
+        (source_label, -amount, currency),
+        (f"@{order.recipient}:{currency}", amount, currency),
+    ]
+    fields = _receipt_fields(
+        order.payment_id,
+        kind,
+        TxStatus.COMPLETED,
+        now_ms,
+        from_handle,
+        order.recipient,
+        order,
+        labels,
+    )
+    return Prepared(order, fields, _signed_receipt(key, fields))
+
+
+def prepare_payment(
+    key: SigningKey, user: UserRecord, now_ms: int, body: pb.PaymentRequest.Body
+) -> Prepared | None:
+    return _prepare(key, now_ms, body, TxKind.PAYMENT, user.handle, f"@{user.handle}:{DABLOON}")
+
+
+def prepare_mint(
+    key: SigningKey, _user: UserRecord, now_ms: int, body: pb.MintDabloonsRequest.Body
+) -> Prepared | None:
+    treasury = f"{TREASURY}:{DABLOON}"
+    return _prepare(key, now_ms, body, TxKind.MINT, TREASURY_HANDLE, treasury)
+
+
+def _order(ctx: Context, body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body) -> _Order:
+    prepared = ctx.prepared
+    return prepared.order if isinstance(prepared, Prepared) else _parse_order(body)
+
+
 def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
-    order = _parse_order(body)
+    order = _order(ctx, body)
     if order.currency != DABLOON:
         raise InvalidInput(
             f"{order.currency} payments go through the external payment provider, which this "
@@ -157,7 +222,7 @@ def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
 
 
 def mint(ctx: Context, body: pb.MintDabloonsRequest.Body) -> Outcome:
-    order = _parse_order(body)
+    order = _order(ctx, body)
     if order.currency != DABLOON:
         raise InvalidInput(f"only Dabloons can be minted, not {order.currency}: use DBL")
     existing = ctx.uow.claim_payment_id(order.payment_id)
@@ -228,7 +293,7 @@ def _post(
             (_label(source, from_handle), -order.amount_minor, order.currency),
             (_label(target, payee.handle), order.amount_minor, order.currency),
         ]
-        receipt = _sign_receipt(ctx, tx, labels)  # the payload does not depend on seq
+        receipt = _sign_receipt(ctx, tx, order, labels)  # the payload does not depend on seq
     audit = AuditEntry(
         now,
         ctx.user.handle,
@@ -278,23 +343,73 @@ def _label(account: AccountRecord, handle: str) -> str:
     return account.name if account.user_id is None else f"@{handle}:{account.currency}"
 
 
-def _sign_receipt(
-    ctx: Context, tx: NewTransaction, postings: list[tuple[str, int, str]]
-) -> ReceiptRecord:
-    payload = receipt_payload(
-        tx_id=tx.id,
-        kind=tx.kind.value,
-        status=tx.status.value,
-        created_at_ms=tx.created_at_ms,
-        from_handle=tx.from_handle,
-        to_handle=tx.to_handle,
-        amount_minor=tx.amount_minor,
-        currency=tx.currency,
-        memo=tx.memo,
-        postings=postings,
+class _ReceiptFields(NamedTuple):
+    """What a receipt says (receipt_payload's arguments); equal fields, equal receipt."""
+
+    tx_id: str
+    kind: str
+    status: str
+    created_at_ms: int
+    from_handle: str
+    to_handle: str
+    amount_minor: int
+    currency: str
+    memo: str
+    postings: tuple[tuple[str, int, str], ...]
+
+
+def _receipt_fields(
+    tx_id: str,
+    kind: TxKind,
+    status: TxStatus,
+    created_at_ms: int,
+    from_handle: str,
+    to_handle: str,
+    order: _Order,
+    postings: list[tuple[str, int, str]],
+) -> _ReceiptFields:
+    return _ReceiptFields(
+        tx_id,
+        kind.value,
+        status.value,
+        created_at_ms,
+        from_handle,
+        to_handle,
+        order.amount_minor,
+        order.currency,
+        order.memo,
+        tuple(postings),
     )
-    key = ctx.engine.receipt_key()
+
+
+def _signed_receipt(key: SigningKey, f: _ReceiptFields) -> ReceiptRecord:
+    payload = receipt_payload(
+        tx_id=f.tx_id,
+        kind=f.kind,
+        status=f.status,
+        created_at_ms=f.created_at_ms,
+        from_handle=f.from_handle,
+        to_handle=f.to_handle,
+        amount_minor=f.amount_minor,
+        currency=f.currency,
+        memo=f.memo,
+        postings=f.postings,
+    )
     return ReceiptRecord(key.key_id, payload, key.sign(receipt_input(payload)))
+
+
+def _sign_receipt(
+    ctx: Context, tx: NewTransaction, order: _Order, postings: list[tuple[str, int, str]]
+) -> ReceiptRecord:
+    """The receipt of a completed transaction: the one signed before the unit of work if
+    it is for exactly these fields (see Prepared), else signed now."""
+    fields = _receipt_fields(
+        tx.id, tx.kind, tx.status, tx.created_at_ms, tx.from_handle, tx.to_handle, order, postings
+    )
+    prepared = ctx.prepared
+    if isinstance(prepared, Prepared) and prepared.receipt and prepared.receipt_fields == fields:
+        return prepared.receipt
+    return _signed_receipt(ctx.engine.receipt_key(), fields)
 
 
 def _record(seq: int, tx: NewTransaction) -> TxRecord:
