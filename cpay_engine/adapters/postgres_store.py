@@ -103,7 +103,7 @@ class PostgresDialect:
         # statement of data-modifying CTEs and the audit append (cpay_audit_append, the
         # same hash as domain.audit for printable ASCII) go out as one pipeline: one round
         # trip, then the store's COMMIT.
-        tx, postings, receipt, parties, audit = entry
+        tx, postings, parties, audit = entry
         if not all(_PRINTABLE.match(s) for s in (audit.actor, audit.action, audit.details)):
             return None
         ctes = [f"t AS ({_pg(TX_INSERT)} RETURNING seq)"]
@@ -117,12 +117,6 @@ class PostgresDialect:
             )
             for idx, posting in enumerate(postings):
                 args.extend((idx, *posting))
-        if receipt is not None:
-            ctes.append(
-                "r AS (INSERT INTO receipts (seq, key_id, payload, signature) "
-                "SELECT t.seq, %s, %s, %s FROM t)"
-            )
-            args.extend((receipt.key_id, receipt.payload, receipt.signature))
         if parties:
             rows = ", ".join(["(%s::text, %s::text)"] * len(parties))
             ctes.append(
@@ -194,21 +188,26 @@ class PostgresStore:
                 "--db URL (host, port, user, database; the password comes from ~/.pgpass or "
                 "PGPASSWORD)"
             ) from None
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            timeout=30,
+            reset=_transactional,
+        )
         try:
-            self._pool = ConnectionPool(
-                dsn,
-                min_size=min_size,
-                max_size=max_size,
-                open=True,
-                timeout=30,
-                reset=_transactional,
-            )
-            self._pool.wait(timeout=30)
+            self._pool.open(wait=True, timeout=30)
         except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
             raise Unavailable(f"cannot connect to PostgreSQL ({exc})") from None
-        if migrate:
-            self.migrate()
-        self._check_schema()
+        try:
+            if migrate:
+                self.migrate()
+            self._check_schema()
+        except BaseException:  # refused (wrong schema version) or failed: no pool left open
+            self._pool.close()
+            raise
 
     def close(self) -> None:
         self._pool.close()

@@ -74,16 +74,16 @@ class Dialect(Protocol):
 class LedgerEntry(NamedTuple):
     """A transaction row (values in TX_INSERT order) and what is written with it."""
 
-    tx: Sequence[Any]
+    tx: Sequence[Any]  # the receipt's key id and signature among them
     postings: Sequence[tuple[int, int, str]]  # account id, amount, currency
-    receipt: ReceiptRecord | None
     parties: Sequence[tuple[str, str]]  # user id, direction
     audit: AuditEntry
 
 
 _TX_INSERT_COLUMNS = (
     "id, kind, status, created_at_ms, initiator_id, from_user_id, to_user_id, from_handle, "
-    "to_handle, amount_minor, currency, memo, memo_folded, failure_code, failure_message"
+    "to_handle, amount_minor, currency, memo, memo_folded, failure_code, failure_message, "
+    "receipt_key_id, receipt_signature"
 )
 
 
@@ -93,8 +93,9 @@ TX_INSERT = (
 )
 
 
-def tx_values(tx: NewTransaction) -> tuple[Any, ...]:
-    """A new transaction's values in TX_INSERT order."""
+def tx_values(tx: NewTransaction, receipt: ReceiptRecord | None) -> tuple[Any, ...]:
+    """A new transaction's values in TX_INSERT order. Only the receipt's signature and
+    key id are stored: its payload is rebuilt from the row and its postings."""
     return (
         tx.id,
         tx.kind.value,
@@ -111,6 +112,8 @@ def tx_values(tx: NewTransaction) -> tuple[Any, ...]:
         tx.memo.casefold(),
         tx.failure_code,
         tx.failure_message,
+        receipt.key_id if receipt else None,
+        receipt.signature if receipt else None,
     )
 
 
@@ -377,9 +380,8 @@ class SqlUnitOfWork:
         # the whole entry in one round trip (record_entry); otherwise, in a pipeline:
         # lock + transaction row; the rows that need its seq + the audit head; the entry.
         entry = LedgerEntry(
-            tx_values(tx),
+            tx_values(tx, receipt),
             postings,
-            receipt,
             [(user_id, direction.value) for user_id, direction in parties],
             audit,
         )
@@ -392,16 +394,11 @@ class SqlUnitOfWork:
         return seq
 
     def _record_statement_by_statement(self, entry: LedgerEntry) -> int:
-        tx, postings, receipt, parties, audit = entry
+        tx, postings, parties, audit = entry
         with self._c.pipeline():
             self._c.lock_ledger_sequence()
             seq = int(self._one(TX_INSERT + " RETURNING seq", tx)[0])
             self._insert_postings(seq, postings)
-            if receipt is not None:
-                self._c.execute(
-                    "INSERT INTO receipts (seq, key_id, payload, signature) VALUES (?, ?, ?, ?)",
-                    (seq, receipt.key_id, receipt.payload, receipt.signature),
-                )
             self._insert_rows(
                 "tx_parties (user_id, seq, direction)",
                 [(user_id, seq, direction) for user_id, direction in parties],
@@ -457,9 +454,11 @@ class SqlUnitOfWork:
         )
         return [PostingRecord(r[0], r[1], r[2]) for r in rows]
 
-    def receipt(self, seq: int) -> ReceiptRecord | None:
-        row = self._one("SELECT key_id, payload, signature FROM receipts WHERE seq = ?", (seq,))
-        return ReceiptRecord(row[0], bytes(row[1]), bytes(row[2])) if row else None
+    def receipt_signature(self, seq: int) -> tuple[str, bytes] | None:
+        row = self._one(
+            "SELECT receipt_key_id, receipt_signature FROM transactions WHERE seq = ?", (seq,)
+        )
+        return (row[0], bytes(row[1])) if row and row[1] is not None else None
 
     def history(
         self,

@@ -1,7 +1,8 @@
 """Engine-signed receipts: the canonical payload and the check that it matches a transaction.
 
 The payload is canonical JSON (sorted keys, no spaces, UTF-8); the engine signs
-receipt_input(payload) with its own Ed25519 key. Clients store the exact bytes.
+receipt_input(payload) with its own Ed25519 key. Clients store the exact bytes; the
+ledger stores only the signature and rebuilds the payload (ledger_payload).
 """
 
 from __future__ import annotations
@@ -43,6 +44,25 @@ def receipt_payload(
         "postings": [list(p) for p in postings],
     }
     return _CANONICAL.encode(doc).encode()
+
+
+def ledger_payload(
+    tx: TransactionLike, created_at_ms: int, postings: Sequence[PostingLike]
+) -> bytes:
+    """The payload of `tx`'s receipt, rebuilt from the ledger: the bytes the engine
+    signed when it recorded `tx` (the ledger keeps only the signature)."""
+    return receipt_payload(
+        tx_id=tx.id,
+        kind=tx.kind.value,
+        status=tx.status.value,
+        created_at_ms=created_at_ms,
+        from_handle=tx.from_handle,
+        to_handle=tx.to_handle,
+        amount_minor=tx.amount_minor,
+        currency=tx.currency,
+        memo=tx.memo,
+        postings=[(p.account, p.amount_minor, p.currency) for p in postings],
+    )
 
 
 def receipt_mismatches(payload: bytes, expected: Mapping[str, object]) -> list[str]:

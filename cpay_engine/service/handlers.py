@@ -75,6 +75,7 @@ from cpay_engine.service.views import (
     PB_TO_STATUS,
     ROLE_TO_PB,
     key_pb,
+    stored_receipt,
     transaction_pb,
 )
 from cpay_engine.wire import cpay_pb2 as pb
@@ -464,11 +465,10 @@ def _replay(
                 details={"payment_id": pid, "field": field},
             )
     direction = ctx.uow.party_direction(ctx.user.id, existing.seq) or Direction.OUT
+    postings = ctx.uow.postings(existing.seq)
+    receipt = stored_receipt(ctx.uow, existing, postings)
     response = response_type(
-        transaction=transaction_pb(
-            existing, direction, ctx.uow.postings(existing.seq), ctx.uow.receipt(existing.seq)
-        ),
-        replayed=True,
+        transaction=transaction_pb(existing, direction, postings, receipt), replayed=True
     )
     error = None
     if existing.status is TxStatus.FAILED:
@@ -507,7 +507,8 @@ def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
     for row in rows:
         assert row.direction is not None
         if body.include_details:
-            postings, receipt = ctx.uow.postings(row.seq), ctx.uow.receipt(row.seq)
+            postings = ctx.uow.postings(row.seq)
+            receipt = stored_receipt(ctx.uow, row, postings)
             response.transactions.append(transaction_pb(row, row.direction, postings, receipt))
         else:
             response.transactions.append(transaction_pb(row, row.direction))
@@ -530,7 +531,8 @@ def get_transaction(ctx: Context, body: pb.GetTransactionRequest.Body) -> Outcom
         direction = tx.direction
     if direction is None:
         direction = Direction.OUT
-    message = transaction_pb(tx, direction, ctx.uow.postings(tx.seq), ctx.uow.receipt(tx.seq))
+    postings = ctx.uow.postings(tx.seq)
+    message = transaction_pb(tx, direction, postings, stored_receipt(ctx.uow, tx, postings))
     return Outcome(pb.GetTransactionResponse(transaction=message))
 
 

@@ -166,8 +166,9 @@ class UnitOfWork(Protocol):
         parties: Sequence[tuple[str, Direction]],
         audit: AuditEntry,
     ) -> int:
-        """Insert `tx` with its postings (account id, amount, currency), receipt and
-        parties, and append `audit` to the audit chain. Returns the transaction's seq."""
+        """Insert `tx` with its postings (account id, amount, currency), its receipt's key
+        id and signature (the payload is rebuilt from the row on read) and parties, and
+        append `audit` to the audit chain. Returns the transaction's seq."""
         ...
 
     def find_transaction(self, tx_id: str) -> TxRecord | None: ...
@@ -179,7 +180,9 @@ class UnitOfWork(Protocol):
 
     def party_direction(self, user_id: str, seq: int) -> Direction | None: ...
     def postings(self, seq: int) -> list[PostingRecord]: ...
-    def receipt(self, seq: int) -> ReceiptRecord | None: ...
+    def receipt_signature(self, seq: int) -> tuple[str, bytes] | None:
+        """The engine key id and signature of transaction `seq`'s receipt, if it has one."""
+
     def history(
         self,
         user_id: str,

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
-from cpay_engine.service.ports import KeyRecord, PostingRecord, ReceiptRecord, TxRecord
+from cpay_engine.domain.receipts import ledger_payload
+from cpay_engine.service.ports import (
+    KeyRecord,
+    PostingRecord,
+    ReceiptRecord,
+    TxRecord,
+    UnitOfWork,
+)
 from cpay_engine.wire import cpay_pb2 as pb
 
 ROLE_TO_PB = {
@@ -55,6 +62,18 @@ def transaction_pb(
             pb.Receipt(key_id=receipt.key_id, payload=receipt.payload, signature=receipt.signature)
         )
     return msg
+
+
+def stored_receipt(
+    uow: UnitOfWork, tx: TxRecord, postings: list[PostingRecord]
+) -> ReceiptRecord | None:
+    """`tx`'s receipt: the signature the ledger keeps, over the payload rebuilt from `tx`
+    and its `postings`."""
+    found = uow.receipt_signature(tx.seq)
+    if found is None:
+        return None
+    key_id, signature = found
+    return ReceiptRecord(key_id, ledger_payload(tx, tx.created_at_ms, postings), signature)
 
 
 def key_pb(key: KeyRecord) -> pb.DeviceKey:

@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from cpay_engine.adapters.postgres_store import SCHEMA_VERSION, PostgresStore
-from cpay_engine.bootstrap import DbUrl, parse_db_url
+from cpay_engine.bootstrap import DbUrl, open_engine_at, parse_db_url
+from cpay_engine.client import InProcessTransport, SignedClient, receipt_verifies
 from cpay_engine.domain.audit import GENESIS, entry_hash
 from cpay_engine.domain.model import Direction, TxKind, TxStatus
 from cpay_engine.errors import FailedPrecondition, InsufficientFunds, InvalidInput, Unavailable
@@ -96,7 +97,8 @@ def test_postings_receipts_and_audit_entries_cannot_be_changed(pg_dsn: str) -> N
         for statement in (
             "UPDATE postings SET amount_minor = 1",
             "DELETE FROM postings",
-            "UPDATE receipts SET signature = '\\x00'",
+            "UPDATE transactions SET receipt_signature = '\\x00'",
+            "DELETE FROM transactions",
             "DELETE FROM audit_log",
         ):
             with pytest.raises(psycopg.errors.RaiseException):
@@ -242,3 +244,54 @@ def test_a_write_after_a_read_on_the_same_connection_is_still_atomic(pg_dsn: str
         store.close()
     with psycopg.connect(pg_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM nonces").fetchone() == (0,)
+
+
+def test_version_4_moves_every_receipt_onto_its_transaction(pg_dsn: str) -> None:
+    """A wallet turned back into the version 3 layout (a receipts table holding the signed
+    payloads) and migrated again: every signature lands on its own transaction."""
+    wallet = Wallet.create_at(parse_db_url(pg_dsn))
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    wallet.client("alice").pay(
+        payment_id=str(uuid.uuid4()), recipient="bob", amount_minor=300, currency="DBL"
+    )
+    before = wallet.client("alice").history(include_details=True).transactions
+    wallet.close()
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute(
+            "CREATE TABLE receipts (seq BIGINT PRIMARY KEY REFERENCES transactions (seq), "
+            "key_id TEXT NOT NULL, payload BYTEA NOT NULL, signature BYTEA NOT NULL)"
+        )
+        for t in before:
+            assert t.receipt is not None
+            conn.execute(
+                "INSERT INTO receipts SELECT seq, receipt_key_id, %s, receipt_signature "
+                "FROM transactions WHERE seq = %s",
+                (t.receipt.payload, t.seq),
+            )
+        conn.execute("DROP TRIGGER transactions_receipt_immutable ON transactions")
+        conn.execute("DROP TRIGGER transactions_immutable_rows ON transactions")
+        conn.execute("DROP FUNCTION cpay_receipt_immutable()")
+        conn.execute(
+            "ALTER TABLE transactions DROP COLUMN receipt_key_id, DROP COLUMN receipt_signature"
+        )
+        conn.execute("DELETE FROM schema_version WHERE version = 4")
+
+    with pytest.raises(FailedPrecondition, match="cpay server migrate"):
+        PostgresStore(pg_dsn)
+    PostgresStore(pg_dsn, migrate=True).close()
+    engine = open_engine_at(parse_db_url(pg_dsn), receipt_key=lambda: wallet.engine_key)
+    alice = SignedClient(InProcessTransport(engine), wallet.admin_key)
+    try:
+        after = alice.history(include_details=True).transactions
+        assert after == before
+        engine_keys = alice.account().engine_keys
+        assert all(receipt_verifies(t, engine_keys) for t in after)
+        assert alice.verify_ledger().problems == ()
+    finally:
+        engine.close()
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute("SELECT to_regclass('receipts')").fetchone() == (None,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (
+            SCHEMA_VERSION,
+        )
