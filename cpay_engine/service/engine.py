@@ -6,7 +6,14 @@ ledger (one DB transaction: postings, idempotency record, audit entry, receipt) 
 notifications and feed.
 
 Stages not built yet (rate limit, KYC, limits, fraud, notifications) have their
-place marked in `dispatch` and in handlers. The nonce is recorded in the same
+place marked in `dispatch` and in handlers.
+
+What does not need the write lock happens before it: the key and its owner are
+remembered after the first lookup (revocation is checked again inside the unit of work),
+and a payment or mint parses its order, looks up its recipient and signs the receipt it
+expects (Method.prepare; Ed25519 is deterministic, and the receipt is used only if the
+recorded transaction has exactly its fields). Under the gRPC server's group commit, the
+write lock is what every payment queues for. The nonce is recorded in the same
 transaction as the use case, after the signature verifies; when a use case fails,
 its transaction rolls back and the nonce alone is recorded, so it is still spent
 and nothing else is kept.
@@ -56,6 +63,7 @@ log = logging.getLogger("cpay.engine")
 SERVICE = "cpay.v1.CPayService"
 TRANSIENT_ATTEMPTS = 8
 KNOWN_KEYS = 4096  # keys remembered by _key_and_owner before the memo starts over
+KNOWN_USERS = 4096  # handles remembered by user_by_handle, likewise
 
 
 def method_name(rpc: str) -> str:
@@ -64,9 +72,9 @@ def method_name(rpc: str) -> str:
 
 Handler = Callable[["Context", Any], "handlers.Outcome"]
 # Work a use case can do before its unit of work, outside the write lock: given the
-# engine's receipt key, the caller, the engine time and the body; its result reaches the
-# handler as Context.prepared (see handlers.Prepared).
-Prepare = Callable[[SigningKey, UserRecord, int, Any], Any]
+# engine, the caller, the engine time and the body; its result reaches the handler as
+# Context.prepared (see handlers.Prepared).
+Prepare = Callable[["Engine", UserRecord, int, Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +221,7 @@ class Engine:
         self._receipt_key: SigningKey | None = None
         # key id -> (key, owner) as first read; see _key_and_owner
         self._known_keys: dict[str, tuple[KeyRecord, UserRecord]] = {}
+        self._known_users: dict[str, UserRecord] = {}  # by handle; see user_by_handle
 
     def receipt_key(self) -> SigningKey:
         if self._receipt_key is None:
@@ -312,6 +321,19 @@ class Engine:
             raise revoked(key_id)
         return known
 
+    def user_by_handle(self, handle: str) -> UserRecord | None:
+        """The user with `handle`, read outside any unit of work. Users are never edited
+        or deleted, so one found is remembered; one not found is asked for again."""
+        user = self._known_users.get(handle)
+        if user is None:
+            with self.store.reader() as reader:
+                user = reader.get_user_by_handle(handle)
+            if user is not None:
+                if len(self._known_users) >= KNOWN_USERS:
+                    self._known_users.clear()
+                self._known_users[handle] = user
+        return user
+
     def forget_key(self, key_id: str) -> None:
         self._known_keys.pop(key_id, None)
 
@@ -349,7 +371,7 @@ class Engine:
         signed: pb.SignedRequest,
         now: int,
     ) -> Message:
-        prepared = spec.prepare(self.receipt_key(), user, now, body) if spec.prepare else None
+        prepared = spec.prepare(self, user, now, body) if spec.prepare else None
         call = _Call(spec, key, user, body, signed, now, prepared)
         run = self._read if spec.reads_only else self._write
         for attempt in range(TRANSIENT_ATTEMPTS):

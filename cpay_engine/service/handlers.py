@@ -81,7 +81,7 @@ from cpay_engine.service.views import (
 from cpay_engine.wire import cpay_pb2 as pb
 
 if TYPE_CHECKING:
-    from cpay_engine.service.engine import Context
+    from cpay_engine.service.engine import Context, Engine
 
 TREASURY = "treasury"
 
@@ -146,12 +146,13 @@ class Prepared:
     failed payment has no receipt at all)."""
 
     order: _Order
+    recipient: UserRecord | None = None  # users are never edited: safe to look up early
     receipt_fields: _ReceiptFields | None = None
     receipt: ReceiptRecord | None = None
 
 
 def _prepare(
-    key: SigningKey,
+    engine: Engine,
     now_ms: int,
     body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body,
     kind: TxKind,
@@ -162,8 +163,9 @@ def _prepare(
         order = _parse_order(body)
     except CPayError:
         return None  # the handler parses again, in its unit of work, and says why
-    if order.currency != DABLOON:
-        return Prepared(order)
+    recipient = engine.user_by_handle(order.recipient)
+    if order.currency != DABLOON or recipient is None:
+        return Prepared(order, recipient)
     amount, currency = order.amount_minor, order.currency
     labels = [
         (source_label, -amount, currency),
@@ -179,20 +181,28 @@ def _prepare(
         order,
         labels,
     )
-    return Prepared(order, fields, _signed_receipt(key, fields))
+    return Prepared(order, recipient, fields, _signed_receipt(engine.receipt_key(), fields))
 
 
 def prepare_payment(
-    key: SigningKey, user: UserRecord, now_ms: int, body: pb.PaymentRequest.Body
+    engine: Engine, user: UserRecord, now_ms: int, body: pb.PaymentRequest.Body
 ) -> Prepared | None:
-    return _prepare(key, now_ms, body, TxKind.PAYMENT, user.handle, f"@{user.handle}:{DABLOON}")
+    source = f"@{user.handle}:{DABLOON}"
+    return _prepare(engine, now_ms, body, TxKind.PAYMENT, user.handle, source)
 
 
 def prepare_mint(
-    key: SigningKey, _user: UserRecord, now_ms: int, body: pb.MintDabloonsRequest.Body
+    engine: Engine, _user: UserRecord, now_ms: int, body: pb.MintDabloonsRequest.Body
 ) -> Prepared | None:
     treasury = f"{TREASURY}:{DABLOON}"
-    return _prepare(key, now_ms, body, TxKind.MINT, TREASURY_HANDLE, treasury)
+    return _prepare(engine, now_ms, body, TxKind.MINT, TREASURY_HANDLE, treasury)
+
+
+def _recipient(ctx: Context, order: _Order) -> UserRecord | None:
+    prepared = ctx.prepared
+    if isinstance(prepared, Prepared) and prepared.recipient is not None:
+        return prepared.recipient
+    return ctx.uow.get_user_by_handle(order.recipient)
 
 
 def _order(ctx: Context, body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body) -> _Order:
@@ -210,7 +220,7 @@ def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
     existing = ctx.uow.claim_payment_id(order.payment_id)
     if existing is not None:
         return _replay(ctx, existing, order, TxKind.PAYMENT, pb.PaymentResponse)
-    recipient = ctx.uow.get_user_by_handle(order.recipient)
+    recipient = _recipient(ctx, order)
     if recipient is None:
         raise NotFound(f"no user @{order.recipient}: check the handle")
     if recipient.id == ctx.user.id:
@@ -229,7 +239,7 @@ def mint(ctx: Context, body: pb.MintDabloonsRequest.Body) -> Outcome:
     existing = ctx.uow.claim_payment_id(order.payment_id)
     if existing is not None:
         return _replay(ctx, existing, order, TxKind.MINT, pb.MintDabloonsResponse)
-    recipient = ctx.uow.get_user_by_handle(order.recipient)
+    recipient = _recipient(ctx, order)
     if recipient is None:
         raise NotFound(f"no user @{order.recipient}: check the handle")
     source = ctx.uow.system_account(TREASURY, DABLOON, may_go_negative=True)

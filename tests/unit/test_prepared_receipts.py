@@ -15,11 +15,10 @@ from typing import Any
 
 import pytest
 
-from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.client import receipt_verifies
-from cpay_engine.errors import InsufficientFunds
+from cpay_engine.errors import InsufficientFunds, NotFound
 from cpay_engine.service import handlers
-from cpay_engine.service.engine import METHODS, method_name
+from cpay_engine.service.engine import METHODS, Engine, method_name
 from cpay_engine.service.ports import UserRecord
 from cpay_engine.wire import cpay_pb2 as pb
 from tests.support import Wallet
@@ -31,8 +30,8 @@ def use_prepare(monkeypatch: pytest.MonkeyPatch, prepare: Callable[..., Any]) ->
     """Route ProcessPayment's prepare step through `prepare`; returns what it prepared."""
     prepared: list[Any] = []
 
-    def recording(key: SigningKey, user: UserRecord, now: int, body: Any) -> Any:
-        result = prepare(key, user, now, body)
+    def recording(engine: Engine, user: UserRecord, now: int, body: Any) -> Any:
+        result = prepare(engine, user, now, body)
         prepared.append(result)
         return result
 
@@ -80,12 +79,12 @@ def test_a_receipt_prepared_for_other_fields_is_not_used(
 ) -> None:
     """Signed for another amount and time: the payment gets a receipt of its own."""
 
-    def stale(key: SigningKey, user: UserRecord, now: int, body: Any) -> Any:
+    def stale(engine: Engine, user: UserRecord, now: int, body: Any) -> Any:
         other = pb.PaymentRequest.Body()
         other.CopyFrom(body)
         other.amount_minor = body.amount_minor + 1
-        wrong = handlers.prepare_payment(key, user, now - 1, other)
-        right = handlers.prepare_payment(key, user, now, body)
+        wrong = handlers.prepare_payment(engine, user, now - 1, other)
+        right = handlers.prepare_payment(engine, user, now, body)
         assert wrong is not None
         assert right is not None
         return dataclasses.replace(
@@ -111,3 +110,17 @@ def test_a_payment_that_fails_has_no_receipt_though_one_was_prepared(
     assert prepared[0].receipt is not None
     payment_id = failure.value.details["payment_id"]
     assert funded.client("alice").transaction(payment_id).receipt is None
+
+
+def test_a_handle_not_found_before_is_found_once_the_user_exists(funded: Wallet) -> None:
+    """The engine remembers users it found (they never change), never a handle it did not."""
+    with pytest.raises(NotFound, match="no user @dave"):
+        funded.client("alice").pay(
+            payment_id=str(uuid.uuid4()), recipient="@dave", amount_minor=5, currency="DBL"
+        )
+    funded.add_user("dave")
+    result = funded.client("alice").pay(
+        payment_id=str(uuid.uuid4()), recipient="@dave", amount_minor=5, currency="DBL"
+    )
+    assert result.transaction.to_handle == "dave"
+    assert [b.available_minor for b in funded.client("dave").balances()] == [5]
