@@ -5,7 +5,8 @@ engine in-process (setup, not measured). `measure` runs closed-loop client threa
 with its own channel, for a warm-up and then a timed window, and counts the calls
 answered inside the window. `TimedEngine`/`TimedStore` wrap the server's engine and
 store (same objects underneath) to split the server side of a request into stages:
-`dispatch` (all of Engine.dispatch), `read` (the key/user lookup snapshot), and the
+`dispatch` (all of Engine.dispatch), `read` (reader snapshots: the engine reads a key
+and its owner, or a recipient, only the first time it sees them), and the
 three parts of a `Store.write`: `begin` (until the caller's own statements start:
 taking a pool connection on PostgreSQL; on SQLite, queueing for the write lock, BEGIN
 IMMEDIATE and the work of the callers batched ahead of it), `work` (its own statements)
