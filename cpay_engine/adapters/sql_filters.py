@@ -2,8 +2,11 @@
 
 Each caller names its columns (they differ: the ledger joins tx_parties, the cache has
 one flat table); words are left to the caller, whose search machinery differs. Both
-keep their rows in a table called `transactions` with `seq` and `created_at_ms`, indexed
-on `created_at_ms`.
+keep their rows in a table called `transactions` with `seq` and `created_at_ms`.
+
+Time bounds also become seq bounds. The client cache has an index on `created_at_ms`
+and lets a subquery find them; the ledger has none (one index fewer to write at every
+payment) and passes `seq_window`, found by bisecting seq (SqlUnitOfWork.history).
 """
 
 from __future__ import annotations
@@ -31,9 +34,18 @@ class Columns:
 
 
 def filter_conditions(
-    f: HistoryFilter, c: Columns, *, before_seq: int = 0, after_seq: int | None = None
+    f: HistoryFilter,
+    c: Columns,
+    *,
+    before_seq: int = 0,
+    after_seq: int | None = None,
+    seq_window: tuple[int, int] | None = None,
 ) -> tuple[list[str], list[Any]]:
-    """(conditions joined by AND, their `?` arguments) for everything but the words."""
+    """(conditions joined by AND, their `?` arguments) for everything but the words.
+
+    `seq_window` (low, high): rows with seq <= low are stamped before f.since_ms and rows
+    with seq >= high at or after f.until_ms, found by the caller; without it, subqueries
+    on an index of `created_at_ms` find them."""
     where: list[str] = []
     args: list[Any] = []
 
@@ -64,18 +76,24 @@ def filter_conditions(
     # clock to have stepped back by more than the slack in between.
     if f.since_ms:
         add(f"{c.created_at} >= ?", f.since_ms)
-        add(
-            f"{c.seq} > coalesce((SELECT seq FROM transactions WHERE created_at_ms < ? "
-            "ORDER BY created_at_ms DESC LIMIT 1), 0)",
-            f.since_ms - CLOCK_SLACK_MS,
-        )
+        if seq_window is not None:
+            add(f"{c.seq} > ?", seq_window[0])
+        else:
+            add(
+                f"{c.seq} > coalesce((SELECT seq FROM transactions WHERE created_at_ms < ? "
+                "ORDER BY created_at_ms DESC LIMIT 1), 0)",
+                f.since_ms - CLOCK_SLACK_MS,
+            )
     if f.until_ms:
         add(f"{c.created_at} < ?", f.until_ms)
-        add(
-            f"{c.seq} < coalesce((SELECT seq FROM transactions WHERE created_at_ms >= ? "
-            f"ORDER BY created_at_ms LIMIT 1), {NO_SEQ})",
-            f.until_ms + CLOCK_SLACK_MS,
-        )
+        if seq_window is not None:
+            add(f"{c.seq} < ?", seq_window[1])
+        else:
+            add(
+                f"{c.seq} < coalesce((SELECT seq FROM transactions WHERE created_at_ms >= ? "
+                f"ORDER BY created_at_ms LIMIT 1), {NO_SEQ})",
+                f.until_ms + CLOCK_SLACK_MS,
+            )
     return where, args
 
 

@@ -14,7 +14,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
-from cpay_engine.adapters.sql_filters import Columns, filter_conditions, like_pattern
+from cpay_engine.adapters.sql_filters import (
+    CLOCK_SLACK_MS,
+    NO_SEQ,
+    Columns,
+    filter_conditions,
+    like_pattern,
+)
 from cpay_engine.domain.audit import GENESIS, entry_hash
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
@@ -479,7 +485,14 @@ class SqlUnitOfWork:
             amount="t.amount_minor",
             created_at="t.created_at_ms",
         )
-        conditions, args = filter_conditions(f, columns, before_seq=before_seq, after_seq=after_seq)
+        window = None
+        if f.since_ms or f.until_ms:
+            low = self._stamp_crossing(f.since_ms - CLOCK_SLACK_MS)[0] if f.since_ms else 0
+            high = self._stamp_crossing(f.until_ms + CLOCK_SLACK_MS)[1] if f.until_ms else NO_SEQ
+            window = (low, high)
+        conditions, args = filter_conditions(
+            f, columns, before_seq=before_seq, after_seq=after_seq, seq_window=window
+        )
         where = ["p.user_id = ?", *conditions]
         args.insert(0, user_id)
         for word in f.words:
@@ -496,6 +509,34 @@ class SqlUnitOfWork:
         )
         args.append(limit)
         return [_tx(row[:15], row[15]) for row in self._c.execute(sql, args)]
+
+    def _stamp_crossing(self, at_ms: int) -> tuple[int, int]:
+        """(a, b), a < b: a is 0 or a transaction stamped before `at_ms`, b is NO_SEQ or
+        one stamped at or after it, found by bisecting seq with point reads (about
+        log2(rows) of them) instead of keeping an index on created_at_ms.
+
+        Stamps rise with seq except where a clock stepped back, so callers pass `at_ms`
+        widened by CLOCK_SLACK_MS: every row at or below a is then stamped before the
+        window's start, every row at or above b after its end. Seq may have gaps."""
+        ends = self._one("SELECT min(seq), max(seq) FROM transactions")
+        if ends is None or ends[0] is None:
+            return 0, NO_SEQ
+        a, b = 0, NO_SEQ
+        lo, hi = int(ends[0]) - 1, int(ends[1]) + 1  # rows with lo < seq < hi are unread
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            row = self._one(
+                "SELECT seq, created_at_ms FROM transactions WHERE seq >= ? AND seq < ? "
+                "ORDER BY seq LIMIT 1",
+                (mid, hi),
+            )
+            if row is None:  # no rows in [mid, hi): look below mid
+                hi = mid
+            elif row[1] < at_ms:
+                a = lo = int(row[0])
+            else:
+                b = hi = int(row[0])
+        return a, b
 
     # --- audit -------------------------------------------------------------------------
 

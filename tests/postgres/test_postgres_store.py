@@ -246,9 +246,10 @@ def test_a_write_after_a_read_on_the_same_connection_is_still_atomic(pg_dsn: str
         assert conn.execute("SELECT count(*) FROM nonces").fetchone() == (0,)
 
 
-def test_version_4_moves_every_receipt_onto_its_transaction(pg_dsn: str) -> None:
+def test_versions_4_and_5_move_every_receipt_onto_its_transaction(pg_dsn: str) -> None:
     """A wallet turned back into the version 3 layout (a receipts table holding the signed
-    payloads) and migrated again: every signature lands on its own transaction."""
+    payloads, the index on created_at_ms) and migrated again: every signature lands on its
+    own transaction."""
     wallet = Wallet.create_at(parse_db_url(pg_dsn))
     wallet.add_user("bob")
     wallet.mint("alice", 1_000)
@@ -275,7 +276,8 @@ def test_version_4_moves_every_receipt_onto_its_transaction(pg_dsn: str) -> None
         conn.execute(
             "ALTER TABLE transactions DROP COLUMN receipt_key_id, DROP COLUMN receipt_signature"
         )
-        conn.execute("DELETE FROM schema_version WHERE version = 4")
+        conn.execute("CREATE INDEX transactions_created_at ON transactions (created_at_ms)")
+        conn.execute("DELETE FROM schema_version WHERE version >= 4")
 
     with pytest.raises(FailedPrecondition, match="cpay server migrate"):
         PostgresStore(pg_dsn)

@@ -31,11 +31,13 @@ class SnapCompare(Protocol):
 
 
 def after(*keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
-    """Press keys and wait for every load before the snapshot is taken."""
+    """Press keys, one at a time, and wait for every load each starts before the next
+    key (a key that reaches a table still loading moves nothing) and the snapshot."""
 
     async def run(pilot: Pilot[None]) -> None:
         await settle(pilot)
-        await press(pilot, *keys)
+        for key in keys:
+            await press(pilot, key)
 
     return run
 

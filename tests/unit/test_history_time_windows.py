@@ -1,16 +1,24 @@
 """Time windows in history are exact even when the clock steps back a little.
 
 The store turns `after:`/`before:` into seq bounds so that a newest-first scan stops
-at the edge of the window; these tests pin down that no row is lost that way.
+at the edge of the window (bisecting seq: the ledger keeps no index on the stamps);
+these tests pin down that no row is lost that way.
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from cpay_engine.adapters.sql_filters import NO_SEQ
+from cpay_engine.adapters.sql_uow import SqlUnitOfWork
+from cpay_engine.adapters.sqlite_store import SqliteDialect
 from cpay_engine.domain.query import HistoryFilter
 from tests.support import Clock, Wallet
 
@@ -66,3 +74,46 @@ def test_a_window_with_nothing_in_it_is_empty(
     latest = max(at for _, at in stamps)
     assert _ids(wallet, HistoryFilter(since_ms=latest + 1)) == set()
     assert _ids(wallet, HistoryFilter(until_ms=min(at for _, at in stamps))) == set()
+
+
+# --- the seq bounds themselves: SqlUnitOfWork._stamp_crossing --------------------------
+
+
+def crossing(rows: list[tuple[int, int]], at_ms: int) -> tuple[int, int]:
+    """_stamp_crossing over a bare `transactions` table holding (seq, created_at_ms)."""
+    with closing(sqlite3.connect(":memory:")) as db:
+        db.execute("CREATE TABLE transactions (seq INTEGER PRIMARY KEY, created_at_ms INTEGER)")
+        db.executemany("INSERT INTO transactions VALUES (?, ?)", rows)
+        return SqlUnitOfWork(SqliteDialect(db))._stamp_crossing(at_ms)
+
+
+# seqs with gaps (PostgreSQL's identity skips the values of rolled-back inserts)
+seqs = st.lists(st.integers(1, 5_000), min_size=0, max_size=300, unique=True).map(sorted)
+
+
+@given(seqs, st.data())
+def test_rising_stamps_give_the_exact_crossing(seq_list: list[int], data: st.DataObject) -> None:
+    rows = [(seq, seq) for seq in seq_list]  # stamp = seq: strictly rising
+    exact = st.sampled_from(seq_list) if seq_list else st.nothing()
+    at_ms = data.draw(st.integers(0, 6_000) | exact)  # often a stamp itself
+    below = [s for s in seq_list if s < at_ms]
+    above = [s for s in seq_list if s >= at_ms]
+    assert crossing(rows, at_ms) == (max(below, default=0), min(above, default=NO_SEQ))
+
+
+@given(seqs, st.data())
+def test_stepped_stamps_give_bounds_that_lose_no_row(
+    seq_list: list[int], data: st.DataObject
+) -> None:
+    """Stamps that rise but may step back by up to SLACK: rows at or below a are stamped
+    before at_ms + SLACK, rows at or above b at or after at_ms - SLACK."""
+    slack = 50
+    rows = [(seq, seq * 10 - data.draw(st.integers(0, slack))) for seq in seq_list]
+    at_ms = data.draw(st.integers(-100, 60_000))
+    a, b = crossing(rows, at_ms)
+    stamp = dict(rows)
+    assert a < b
+    assert a == 0 or stamp[a] < at_ms
+    assert b == NO_SEQ or stamp[b] >= at_ms
+    assert all(at < at_ms + slack for seq, at in rows if seq <= a)
+    assert all(at >= at_ms - slack for seq, at in rows if seq >= b)

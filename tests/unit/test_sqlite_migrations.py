@@ -1,9 +1,10 @@
 """SQLite schema migrations carry a wallet's data forward.
 
 Version 3 moved each receipt's signature from the receipts table into its transaction's
-row. A wallet is written, turned back into the version 2 layout (receipts table with the
-exact signed payloads, no receipt columns), and opened again: the migration must put
-every signature back on its own transaction, and the ledger must verify.
+row (and version 4 dropped the index on created_at_ms). A wallet is written, turned back
+into the version 2 layout (receipts table with the exact signed payloads, no receipt
+columns, the index), and opened again: the migrations must put every signature back on
+its own transaction, and the ledger must verify.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ def back_to_version_2(path: Path, payloads: dict[int, bytes]) -> None:
         db.execute("DROP TRIGGER transactions_no_delete")
         db.execute("ALTER TABLE transactions DROP COLUMN receipt_key_id")
         db.execute("ALTER TABLE transactions DROP COLUMN receipt_signature")
+        db.execute("CREATE INDEX transactions_created_at ON transactions (created_at_ms)")
         db.execute("PRAGMA user_version = 2")
 
 
-def test_version_3_moves_every_receipt_onto_its_transaction(tmp_path: Path) -> None:
+def test_versions_3_and_4_move_every_receipt_onto_its_transaction(tmp_path: Path) -> None:
     wallet = Wallet.create(tmp_path / "wallet.db")
     wallet.add_user("bob")
     wallet.mint("alice", 10_000)
@@ -85,3 +87,6 @@ def test_version_3_moves_every_receipt_onto_its_transaction(tmp_path: Path) -> N
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "receipts" not in tables
+    with closing(sqlite3.connect(wallet.path)) as db:
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "transactions_created_at" not in indexes
