@@ -181,14 +181,30 @@ class SqlUnitOfWork:
             self._c.lock_name("payment:" + payment_id)
             return self.find_transaction(payment_id)
 
-    def record_nonce(self, key_id: str, nonce: bytes, expires_at_ms: int, now_ms: int) -> bool:
+    def record_nonce(
+        self,
+        key_id: str,
+        nonce: bytes,
+        expires_at_ms: int,
+        now_ms: int,
+        *,
+        key_must_be_live: bool = False,
+    ) -> bool:
         if random.random() < 0.01:  # amortized pruning of nonces outside the window
             self._c.execute("DELETE FROM nonces WHERE expires_at_ms < ?", (now_ms,))
-        cur = self._c.execute(
-            "INSERT INTO nonces (key_id, nonce, expires_at_ms) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (key_id, nonce, expires_at_ms),
-        )
+        if key_must_be_live:
+            cur = self._c.execute(
+                "INSERT INTO nonces (key_id, nonce, expires_at_ms) SELECT ?, ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM device_keys WHERE key_id = ? "
+                "AND revoked_at_ms IS NULL) ON CONFLICT DO NOTHING",
+                (key_id, nonce, expires_at_ms, key_id),
+            )
+        else:
+            cur = self._c.execute(
+                "INSERT INTO nonces (key_id, nonce, expires_at_ms) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (key_id, nonce, expires_at_ms),
+            )
         return cur.rowcount == 1
 
     # --- users and keys ----------------------------------------------------------------

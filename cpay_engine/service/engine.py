@@ -160,8 +160,8 @@ class _Call:
         return Context(self.user, self.key, self.now, uow, engine, self.prepared)
 
     def check_key(self, uow: UnitOfWork, engine: Engine) -> None:
-        """In the unit of work that runs the request: its key is not revoked (a revocation
-        committed after the key was looked up must still stop the request)."""
+        """In the snapshot a read runs in: its key is not revoked (a revocation committed
+        after the key was looked up must still stop the request)."""
         if self.spec.enrollment:
             return
         current = uow.get_key(self.key.key_id)
@@ -169,11 +169,29 @@ class _Call:
             engine.forget_key(self.key.key_id)
             raise revoked(self.key.key_id)
 
-    def spend_nonce(self, uow: UnitOfWork, *, replay_is_error: bool = True) -> None:
-        """Record the nonce for as long as this envelope would pass the freshness check."""
+    def spend_nonce(
+        self,
+        uow: UnitOfWork,
+        engine: Engine | None = None,
+        *,
+        replay_is_error: bool = True,
+    ) -> None:
+        """Record the nonce for as long as this envelope would pass the freshness check.
+
+        With `engine` (the unit of work that runs the request), only while the key is not
+        revoked, in the same statement: a revocation committed after the key was looked
+        up stops the request, and nothing at all is written."""
         expires = self.signed.timestamp_ms + FRESHNESS_WINDOW_MS
-        fresh = uow.record_nonce(self.key.key_id, self.signed.nonce, expires, self.now)
-        if not fresh and replay_is_error:
+        live = engine is not None and not self.spec.enrollment
+        key_id = self.key.key_id
+        if uow.record_nonce(key_id, self.signed.nonce, expires, self.now, key_must_be_live=live):
+            return
+        if live and engine is not None:
+            current = uow.get_key(key_id)
+            if current is None or current.revoked_at_ms is not None:
+                engine.forget_key(key_id)
+                raise revoked(key_id)
+        if replay_is_error:
             raise Unauthenticated(
                 "this request was already received (replayed nonce): sign a fresh request"
             )
@@ -396,8 +414,7 @@ class Engine:
         the success path pays for no savepoint of its own."""
 
         def work(uow: UnitOfWork) -> handlers.Outcome:
-            call.check_key(uow, self)  # raises past _Rejected: nothing at all is written
-            call.spend_nonce(uow)
+            call.spend_nonce(uow, self)  # a replay or a revoked key: nothing is written
             try:
                 return call.spec.handler(call.context(uow, self), call.body)
             except CPayError as error:

@@ -124,7 +124,17 @@ class NewTransaction:
 class UnitOfWork(Protocol):
     # requests
     def claim_payment_id(self, payment_id: str) -> TxRecord | None: ...
-    def record_nonce(self, key_id: str, nonce: bytes, expires_at_ms: int, now_ms: int) -> bool: ...
+    def record_nonce(
+        self,
+        key_id: str,
+        nonce: bytes,
+        expires_at_ms: int,
+        now_ms: int,
+        *,
+        key_must_be_live: bool = False,
+    ) -> bool:
+        """True if recorded; False for a nonce already spent or, with `key_must_be_live`,
+        for a key that is revoked or unknown (then nothing is recorded)."""
 
     # users and keys
     def user_count(self) -> int: ...
