@@ -534,7 +534,10 @@ class SqlUnitOfWork:
         Stamps rise with seq except where a clock stepped back, so callers pass `at_ms`
         widened by CLOCK_SLACK_MS: every row at or below a is then stamped before the
         window's start, every row at or above b after its end. Seq may have gaps."""
-        ends = self._one("SELECT min(seq), max(seq) FROM transactions")
+        # two subqueries: SQLite reads min() or max() off the key only when it is alone
+        ends = self._one(
+            "SELECT (SELECT min(seq) FROM transactions), (SELECT max(seq) FROM transactions)"
+        )
         if ends is None or ends[0] is None:
             return 0, NO_SEQ
         a, b = 0, NO_SEQ

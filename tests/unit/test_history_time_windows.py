@@ -117,3 +117,21 @@ def test_stepped_stamps_give_bounds_that_lose_no_row(
     assert b == NO_SEQ or stamp[b] >= at_ms
     assert all(at < at_ms + slack for seq, at in rows if seq <= a)
     assert all(at >= at_ms - slack for seq, at in rows if seq >= b)
+
+
+def test_finding_the_crossing_never_scans_the_table() -> None:
+    """Every statement the bisection runs is a seek on seq: none reads the whole table
+    (SQLite computes min() and max() together by scanning, each alone off the key)."""
+    with closing(sqlite3.connect(":memory:")) as db:
+        db.execute("CREATE TABLE transactions (seq INTEGER PRIMARY KEY, created_at_ms INTEGER)")
+        db.executemany("INSERT INTO transactions VALUES (?, ?)", [(s, s) for s in range(1, 999)])
+        statements: list[str] = []
+        db.set_trace_callback(statements.append)
+        SqlUnitOfWork(SqliteDialect(db))._stamp_crossing(500)
+        db.set_trace_callback(None)
+        plans = [
+            str(row[3]) for sql in statements for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")
+        ]
+    assert len(statements) > 5  # the ends, then a probe per halving
+    assert plans
+    assert not [p for p in plans if p.startswith("SCAN transactions")], plans
