@@ -393,19 +393,8 @@ def _receipt_fields(
     )
 
 
-def _signed_receipt(key: SigningKey, f: _ReceiptFields) -> ReceiptRecord:
-    payload = receipt_payload(
-        tx_id=f.tx_id,
-        kind=f.kind,
-        status=f.status,
-        created_at_ms=f.created_at_ms,
-        from_handle=f.from_handle,
-        to_handle=f.to_handle,
-        amount_minor=f.amount_minor,
-        currency=f.currency,
-        memo=f.memo,
-        postings=f.postings,
-    )
+def _signed_receipt(key: SigningKey, fields: _ReceiptFields) -> ReceiptRecord:
+    payload = receipt_payload(**fields._asdict())
     return ReceiptRecord(key.key_id, payload, key.sign(receipt_input(payload)))
 
 
