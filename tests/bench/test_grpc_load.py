@@ -79,8 +79,9 @@ def test_measure_counts_only_the_calls_of_the_window() -> None:
     assert all(c.closed for c in made)
     total = sum(len(c.calls) for c in made)
     assert 0 < sample.calls < total  # the connecting calls and the warm-up are not counted
-    assert sample.wall_s == pytest.approx(0.1, abs=0.05)
-    assert sample.rate > 0
+    # the window lasts at least window_s (a slow machine only makes it longer)
+    assert sample.wall_s >= 0.1 * 0.99
+    assert sample.rate == sample.calls / sample.wall_s
 
 
 def test_measure_raises_what_a_client_hit() -> None:
