@@ -160,8 +160,8 @@ class _Call:
         return Context(self.user, self.key, self.now, uow, engine, self.prepared)
 
     def check_key(self, uow: UnitOfWork, engine: Engine) -> None:
-        """In the snapshot a read runs in: its key is not revoked (a revocation committed
-        after the key was looked up must still stop the request)."""
+        """In the unit of work or snapshot that runs the request: its key is not revoked
+        (a revocation committed after the key was looked up must still stop it)."""
         if self.spec.enrollment:
             return
         current = uow.get_key(self.key.key_id)
@@ -187,10 +187,7 @@ class _Call:
         if uow.record_nonce(key_id, self.signed.nonce, expires, self.now, key_must_be_live=live):
             return
         if live and engine is not None:
-            current = uow.get_key(key_id)
-            if current is None or current.revoked_at_ms is not None:
-                engine.forget_key(key_id)
-                raise revoked(key_id)
+            self.check_key(uow, engine)  # not recorded: revoked, or else a replay
         if replay_is_error:
             raise Unauthenticated(
                 "this request was already received (replayed nonce): sign a fresh request"
@@ -322,8 +319,9 @@ class Engine:
 
         A key's public half and owner never change (the key id is a hash of the public
         key; users are never edited), so they are remembered here after the first
-        lookup; only revocation changes, once, and the unit of work that runs the request
-        checks it again (`_Call.check_key`), in the transaction that would apply it."""
+        lookup; only revocation changes, once, and the request is checked again where it
+        runs: a write records its nonce only while the key is live (`_Call.spend_nonce`),
+        a read checks in its snapshot (`_Call.check_key`)."""
         known = self._known_keys.get(key_id)
         if known is None:
             with self.store.reader() as reader:
