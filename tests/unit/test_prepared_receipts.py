@@ -26,8 +26,10 @@ from tests.support import Wallet
 PAY = method_name("ProcessPayment")
 
 
-def use_prepare(monkeypatch: pytest.MonkeyPatch, prepare: Callable[..., Any]) -> list[Any]:
-    """Route ProcessPayment's prepare step through `prepare`; returns what it prepared."""
+def use_prepare(
+    monkeypatch: pytest.MonkeyPatch, prepare: Callable[..., Any], method: str = PAY
+) -> list[Any]:
+    """Route `method`'s prepare step through `prepare`; returns what it prepared."""
     prepared: list[Any] = []
 
     def recording(engine: Engine, user: UserRecord, now: int, body: Any) -> Any:
@@ -35,7 +37,7 @@ def use_prepare(monkeypatch: pytest.MonkeyPatch, prepare: Callable[..., Any]) ->
         prepared.append(result)
         return result
 
-    monkeypatch.setitem(METHODS, PAY, dataclasses.replace(METHODS[PAY], prepare=recording))
+    monkeypatch.setitem(METHODS, method, dataclasses.replace(METHODS[method], prepare=recording))
     return prepared
 
 
@@ -124,3 +126,17 @@ def test_a_handle_not_found_before_is_found_once_the_user_exists(funded: Wallet)
     )
     assert result.transaction.to_handle == "dave"
     assert [b.available_minor for b in funded.client("dave").balances()] == [5]
+
+
+def test_a_mint_gets_the_receipt_signed_in_advance_too(
+    funded: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared = use_prepare(monkeypatch, handlers.prepare_mint, method_name("MintDabloons"))
+    result = funded.client("alice").mint(
+        payment_id=str(uuid.uuid4()), recipient="@bob", amount_minor=300, currency="DBL"
+    )
+    receipt = result.transaction.receipt
+    assert receipt is not None
+    assert prepared[0].receipt is not None
+    assert receipt.signature == prepared[0].receipt.signature
+    assert receipt_verifies(result.transaction, funded.client("alice").account().engine_keys)
