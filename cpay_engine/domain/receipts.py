@@ -8,61 +8,68 @@ ledger stores only the signature and rebuilds the payload (ledger_payload).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 RECEIPT_VERSION = 1
 # One encoder for every receipt (json.dumps with options builds a new one per call).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def receipt_payload(
-    *,
-    tx_id: str,
-    kind: str,
-    status: str,
-    created_at_ms: int,
-    from_handle: str,
-    to_handle: str,
-    amount_minor: int,
-    currency: str,
-    memo: str,
-    postings: Sequence[tuple[str, int, str]],
-) -> bytes:
-    doc = {
-        "v": RECEIPT_VERSION,
-        "tx": tx_id,
-        "kind": kind,
-        "status": status,
-        "created_at_ms": created_at_ms,
-        "from": from_handle,
-        "to": to_handle,
-        "amount_minor": amount_minor,
-        "currency": currency,
-        "memo": memo,
-        "postings": [list(p) for p in postings],
-    }
-    return _CANONICAL.encode(doc).encode()
+class ReceiptFields(NamedTuple):
+    """What a receipt says. Equal fields give an equal payload, and under one engine key
+    an equal signature (Ed25519 is deterministic)."""
+
+    tx_id: str
+    kind: str
+    status: str
+    created_at_ms: int
+    from_handle: str
+    to_handle: str
+    amount_minor: int
+    currency: str
+    memo: str
+    postings: tuple[tuple[str, int, str], ...]  # account, amount, currency
+
+    @classmethod
+    def of(cls, tx: TransactionLike, postings: Iterable[tuple[str, int, str]]) -> ReceiptFields:
+        return cls(
+            tx.id,
+            tx.kind.value,
+            tx.status.value,
+            tx.created_at_ms,
+            tx.from_handle,
+            tx.to_handle,
+            tx.amount_minor,
+            tx.currency,
+            tx.memo,
+            tuple(postings),
+        )
+
+    def payload(self) -> bytes:
+        doc = {
+            "v": RECEIPT_VERSION,
+            "tx": self.tx_id,
+            "kind": self.kind,
+            "status": self.status,
+            "created_at_ms": self.created_at_ms,
+            "from": self.from_handle,
+            "to": self.to_handle,
+            "amount_minor": self.amount_minor,
+            "currency": self.currency,
+            "memo": self.memo,
+            "postings": [list(p) for p in self.postings],
+        }
+        return _CANONICAL.encode(doc).encode()
 
 
-def ledger_payload(
-    tx: TransactionLike, created_at_ms: int, postings: Sequence[PostingLike]
-) -> bytes:
+def ledger_payload(tx: TransactionLike, postings: Sequence[PostingLike]) -> bytes:
     """The payload of `tx`'s receipt, rebuilt from the ledger: the bytes the engine
     signed when it recorded `tx` (the ledger keeps only the signature)."""
-    return receipt_payload(
-        tx_id=tx.id,
-        kind=tx.kind.value,
-        status=tx.status.value,
-        created_at_ms=created_at_ms,
-        from_handle=tx.from_handle,
-        to_handle=tx.to_handle,
-        amount_minor=tx.amount_minor,
-        currency=tx.currency,
-        memo=tx.memo,
-        postings=[(p.account, p.amount_minor, p.currency) for p in postings],
-    )
+    return ReceiptFields.of(
+        tx, ((p.account, p.amount_minor, p.currency) for p in postings)
+    ).payload()
 
 
 def receipt_mismatches(payload: bytes, expected: Mapping[str, object]) -> list[str]:
@@ -94,6 +101,8 @@ class TransactionLike(Protocol):
     def kind(self) -> StrEnum: ...
     @property
     def status(self) -> StrEnum: ...
+    @property
+    def created_at_ms(self) -> int: ...
     @property
     def from_handle(self) -> str: ...
     @property

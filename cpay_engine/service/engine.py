@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 
@@ -62,8 +62,7 @@ log = logging.getLogger("cpay.engine")
 
 SERVICE = "cpay.v1.CPayService"
 TRANSIENT_ATTEMPTS = 8
-KNOWN_KEYS = 4096  # keys remembered by _key_and_owner before the memo starts over
-KNOWN_USERS = 4096  # handles remembered by user_by_handle, likewise
+MEMO_SIZE = 4096  # keys, or users, the engine remembers before its memo starts over
 
 
 def method_name(rpc: str) -> str:
@@ -218,6 +217,17 @@ def revoked(key_id: str) -> Unauthenticated:
     return Unauthenticated(f"key {key_id} was revoked: use another device key or ask an admin")
 
 
+V = TypeVar("V")
+
+
+def _remember(memo: dict[str, V], key: str, value: V) -> V:
+    """Put `value` in `memo`, which is emptied first once it holds MEMO_SIZE entries."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -330,9 +340,7 @@ class Engine:
                 raise Unauthenticated(
                     f"unknown key {key_id}: this device is not registered with the wallet"
                 )
-            if len(self._known_keys) >= KNOWN_KEYS:
-                self._known_keys.clear()
-            known = self._known_keys[key_id] = (found, owner)
+            known = _remember(self._known_keys, key_id, (found, owner))
         if known[0].revoked_at_ms is not None:
             raise revoked(key_id)
         return known
@@ -345,9 +353,7 @@ class Engine:
             with self.store.reader() as reader:
                 user = reader.get_user_by_handle(handle)
             if user is not None:
-                if len(self._known_users) >= KNOWN_USERS:
-                    self._known_users.clear()
-                self._known_users[handle] = user
+                _remember(self._known_users, handle, user)
         return user
 
     def forget_key(self, key_id: str) -> None:

@@ -13,7 +13,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message
 
@@ -44,7 +44,7 @@ from cpay_engine.domain.query import (
     encode_cursor,
     validated,
 )
-from cpay_engine.domain.receipts import receipt_payload
+from cpay_engine.domain.receipts import ReceiptFields
 from cpay_engine.domain.signing import key_id_for, key_proof_input, receipt_input
 from cpay_engine.errors import (
     AlreadyInitialized,
@@ -147,7 +147,7 @@ class Prepared:
 
     order: _Order
     recipient: UserRecord | None = None  # users are never edited: safe to look up early
-    receipt_fields: _ReceiptFields | None = None
+    receipt_fields: ReceiptFields | None = None
     receipt: ReceiptRecord | None = None
 
 
@@ -167,19 +167,20 @@ def _prepare(
     if order.currency != DABLOON or recipient is None:
         return Prepared(order, recipient)
     amount, currency = order.amount_minor, order.currency
-    labels = [
-        (source_label, -amount, currency),
-        (f"@{order.recipient}:{currency}", amount, currency),
-    ]
-    fields = _receipt_fields(
+    fields = ReceiptFields(
         order.payment_id,
-        kind,
-        TxStatus.COMPLETED,
+        kind.value,
+        TxStatus.COMPLETED.value,
         now_ms,
         from_handle,
         order.recipient,
-        order,
-        labels,
+        amount,
+        currency,
+        order.memo,
+        (
+            (source_label, -amount, currency),
+            (_user_label(order.recipient, currency), amount, currency),
+        ),
     )
     return Prepared(order, recipient, fields, _signed_receipt(engine.receipt_key(), fields))
 
@@ -187,14 +188,14 @@ def _prepare(
 def prepare_payment(
     engine: Engine, user: UserRecord, now_ms: int, body: pb.PaymentRequest.Body
 ) -> Prepared | None:
-    source = f"@{user.handle}:{DABLOON}"
+    source = _user_label(user.handle, DABLOON)
     return _prepare(engine, now_ms, body, TxKind.PAYMENT, user.handle, source)
 
 
 def prepare_mint(
     engine: Engine, _user: UserRecord, now_ms: int, body: pb.MintDabloonsRequest.Body
 ) -> Prepared | None:
-    treasury = f"{TREASURY}:{DABLOON}"
+    treasury = f"{TREASURY}:{DABLOON}"  # the account name uow.system_account gives it
     return _prepare(engine, now_ms, body, TxKind.MINT, TREASURY_HANDLE, treasury)
 
 
@@ -304,7 +305,7 @@ def _post(
             (_label(source, from_handle), -order.amount_minor, order.currency),
             (_label(target, payee.handle), order.amount_minor, order.currency),
         ]
-        receipt = _sign_receipt(ctx, tx, order, labels)  # the payload does not depend on seq
+        receipt = _sign_receipt(ctx, tx, labels)  # the payload does not depend on seq
     audit = AuditEntry(
         now,
         ctx.user.handle,
@@ -351,61 +352,25 @@ def _largest(order: _Order) -> str:
 
 
 def _label(account: AccountRecord, handle: str) -> str:
-    return account.name if account.user_id is None else f"@{handle}:{account.currency}"
+    return account.name if account.user_id is None else _user_label(handle, account.currency)
 
 
-class _ReceiptFields(NamedTuple):
-    """What a receipt says (receipt_payload's arguments); equal fields, equal receipt."""
-
-    tx_id: str
-    kind: str
-    status: str
-    created_at_ms: int
-    from_handle: str
-    to_handle: str
-    amount_minor: int
-    currency: str
-    memo: str
-    postings: tuple[tuple[str, int, str], ...]
+def _user_label(handle: str, currency: str) -> str:
+    """How a user's account is named in postings and receipts."""
+    return f"@{handle}:{currency}"
 
 
-def _receipt_fields(
-    tx_id: str,
-    kind: TxKind,
-    status: TxStatus,
-    created_at_ms: int,
-    from_handle: str,
-    to_handle: str,
-    order: _Order,
-    postings: list[tuple[str, int, str]],
-) -> _ReceiptFields:
-    return _ReceiptFields(
-        tx_id,
-        kind.value,
-        status.value,
-        created_at_ms,
-        from_handle,
-        to_handle,
-        order.amount_minor,
-        order.currency,
-        order.memo,
-        tuple(postings),
-    )
-
-
-def _signed_receipt(key: SigningKey, fields: _ReceiptFields) -> ReceiptRecord:
-    payload = receipt_payload(**fields._asdict())
+def _signed_receipt(key: SigningKey, fields: ReceiptFields) -> ReceiptRecord:
+    payload = fields.payload()
     return ReceiptRecord(key.key_id, payload, key.sign(receipt_input(payload)))
 
 
 def _sign_receipt(
-    ctx: Context, tx: NewTransaction, order: _Order, postings: list[tuple[str, int, str]]
+    ctx: Context, tx: NewTransaction, postings: list[tuple[str, int, str]]
 ) -> ReceiptRecord:
     """The receipt of a completed transaction: the one signed before the unit of work if
     it is for exactly these fields (see Prepared), else signed now."""
-    fields = _receipt_fields(
-        tx.id, tx.kind, tx.status, tx.created_at_ms, tx.from_handle, tx.to_handle, order, postings
-    )
+    fields = ReceiptFields.of(tx, postings)
     prepared = ctx.prepared
     if isinstance(prepared, Prepared) and prepared.receipt and prepared.receipt_fields == fields:
         return prepared.receipt

@@ -73,7 +73,7 @@ def stored_receipt(
     if found is None:
         return None
     key_id, signature = found
-    return ReceiptRecord(key_id, ledger_payload(tx, tx.created_at_ms, postings), signature)
+    return ReceiptRecord(key_id, ledger_payload(tx, postings), signature)
 
 
 def key_pb(key: KeyRecord) -> pb.DeviceKey:
