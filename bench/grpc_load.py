@@ -242,6 +242,14 @@ def signed_payment_size(key: SigningKey) -> int:
 # --- client threads -----------------------------------------------------------------------
 
 
+class Meter(Protocol):
+    """Something read at the edges of a timed window (e.g. CPU of other processes)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Caller(Protocol):
     """One client thread's connection: `call` makes one RPC and checks its answer."""
 
@@ -350,9 +358,11 @@ def measure(
     warmup_s: float,
     window_s: float,
     times: StageTimes | None = None,
+    meters: Sequence[Meter] = (),
 ) -> Sample:
     """`clients` closed-loop threads: connect and make one call each, run `warmup_s`, then
-    count the calls answered during `window_s`. Raises the first error a client hit."""
+    count the calls answered during `window_s` (`meters` are started and stopped at its
+    edges). Raises the first error a client hit."""
     counts = [0] * clients
     stop = threading.Event()
     ready = threading.Barrier(clients + 1)
@@ -387,9 +397,13 @@ def measure(
         stop.wait(warmup_s)
         if times is not None:
             times.start()
+        for meter in meters:
+            meter.start()
         before, cpu, wall = sum(counts), time.process_time(), time.perf_counter()
         stop.wait(window_s)
         after, cpu_s, wall_s = sum(counts), time.process_time() - cpu, time.perf_counter() - wall
+        for meter in meters:
+            meter.stop()
         stages = times.stop() if times is not None else StageSnapshot()
     except threading.BrokenBarrierError as exc:
         if not errors:

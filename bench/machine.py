@@ -100,3 +100,47 @@ def describe(load_before: float | None = None) -> Machine:
         temp_filesystem=filesystem_of(temp),
         load=load,
     )
+
+
+# --- CPU of the machine and of other processes (Linux /proc; None where unreadable) -------
+
+
+def process_cpu_s(pid: int, proc: Path = Path("/proc")) -> float | None:
+    """User plus system CPU seconds process `pid` has used so far."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state is field 3
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parent_of(pid: int, proc: Path = Path("/proc")) -> int | None:
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def children_of(parent: int, proc: Path = Path("/proc")) -> list[int]:
+    """Processes whose parent is `parent` (a PostgreSQL postmaster's backends and workers)."""
+    return [
+        int(entry.name)
+        for entry in proc.iterdir()
+        if entry.name.isdigit() and parent_of(int(entry.name), proc) == parent
+    ]
+
+
+def machine_cpu_s(proc: Path = Path("/proc")) -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of every CPU since boot, from /proc/stat's `cpu` line."""
+    try:
+        first = (proc / "stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    if not first or first[0] != "cpu":
+        return None
+    ticks = [int(value) for value in first[1:9]]  # user … steal; guest time is inside user
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz

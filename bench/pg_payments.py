@@ -34,6 +34,7 @@ from bench.grpc_load import (
     measure,
     payment_callers,
 )
+from bench.machine import children_of, machine_cpu_s, nproc, process_cpu_s
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.bootstrap import initialize_at, open_engine_at, parse_db_url
 from cpay_engine.rpc.server import start_server
@@ -196,12 +197,84 @@ class WaitSampler:
         return f"{total:,} backend samples: {shares}"
 
 
+class ClusterCpu:
+    """CPU seconds the cluster's processes (postmaster, backends, WAL writer, …) use in a
+    window: the children of the postmaster named in the data directory's postmaster.pid.
+    `seconds` stays None where /proc or that file cannot be read."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self._start: dict[int, float] = {}
+        self.seconds: float | None = None
+
+    def _read(self) -> dict[int, float] | None:
+        try:
+            postmaster = int((self.cluster.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        found: dict[int, float] = {}
+        for pid in (postmaster, *children_of(postmaster)):
+            cpu = process_cpu_s(pid)
+            if cpu is not None:
+                found[pid] = cpu
+        return found or None
+
+    def start(self) -> None:
+        self._start = self._read() or {}
+
+    def stop(self) -> None:
+        end = self._read()
+        if end is None or not self._start:
+            self.seconds = None
+            return
+        self.seconds = sum(cpu - self._start.get(pid, 0.0) for pid, cpu in end.items())
+
+
+class MachineCpu:
+    """Busy and total CPU seconds of the whole machine in a window (/proc/stat)."""
+
+    def __init__(self) -> None:
+        self._start: tuple[float, float] | None = None
+        self.busy_s: float | None = None
+        self.total_s: float | None = None
+
+    def start(self) -> None:
+        self._start = machine_cpu_s()
+
+    def stop(self) -> None:
+        end = machine_cpu_s()
+        if end is None or self._start is None:
+            return
+        self.busy_s, self.total_s = end[0] - self._start[0], end[1] - self._start[1]
+
+
+def cpu_budget(
+    sample: Sample, cluster_cpu: ClusterCpu, machine: MachineCpu, target_rate: float, cpus: int
+) -> str:
+    """Where the CPU of a window went per payment, against what the target rate leaves."""
+    parts = [f"this process (clients and server) {sample.cpu_us_per_call:,.0f} µs"]
+    if cluster_cpu.seconds is not None and sample.calls:
+        parts.append(f"PostgreSQL's processes {cluster_cpu.seconds / sample.calls * 1e6:,.0f} µs")
+    text = "CPU per payment in that window: " + ", ".join(parts)
+    if machine.busy_s is not None and machine.total_s:
+        text += f"; the machine's {cpus} CPUs were {machine.busy_s / machine.total_s:.0%} busy"
+    if target_rate > 0:
+        text += (
+            f". At the target rate ({TARGET.bound:g} × pgbench = {target_rate:,.0f} payments/s) "
+            f"{cpus} CPUs leave {cpus / target_rate * 1e6:,.0f} µs of CPU per payment for "
+            "everything on the machine"
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class CpayResult:
     one: Sample  # 1 client, stage timers on
     many: Sample  # CLIENTS clients, no timers: the ratio's window
     many_timed: Sample  # CLIENTS clients, stage timers on
     waits: str
+    cluster_cpu: ClusterCpu  # in the `many` window
+    machine_cpu: MachineCpu  # in the `many` window
 
 
 def run_cpay(cluster: Cluster, config: RunConfig, warmup_s: float, window_s: float) -> CpayResult:
@@ -227,8 +300,11 @@ def run_cpay(cluster: Cluster, config: RunConfig, warmup_s: float, window_s: flo
                 f"{one.cpu_us_per_call:,.0f} µs/payment in this process ({one.cores:.2f} cores)"
             )
             config.log(f"    server stages: {one.stages.describe(STAGES)}")
+            cluster_cpu, machine_cpu = ClusterCpu(cluster), MachineCpu()
             with WaitSampler(cluster.dsn(), dbname(dsn)) as waits:
-                many = measure(callers, CLIENTS, warmup_s, window_s)
+                many = measure(
+                    callers, CLIENTS, warmup_s, window_s, meters=(cluster_cpu, machine_cpu)
+                )
             many_timed = measure(timed_callers, CLIENTS, warmup_s, window_s / 2, times)
         finally:
             server.stop(grace_s=1.0)
@@ -244,7 +320,7 @@ def run_cpay(cluster: Cluster, config: RunConfig, warmup_s: float, window_s: flo
         f"{many_timed.stages.describe(STAGES)}"
     )
     config.log(f"    PostgreSQL: {waits.describe()}")
-    return CpayResult(one, many, many_timed, waits.describe())
+    return CpayResult(one, many, many_timed, waits.describe(), cluster_cpu, machine_cpu)
 
 
 def run(config: RunConfig) -> list[Figure]:
@@ -268,6 +344,8 @@ def run(config: RunConfig) -> list[Figure]:
         cluster.stop()
     many, one, many_timed = cpay.many, cpay.one, cpay.many_timed
     per_payment_us = CLIENTS / many.rate * 1e6 if many.rate else 0.0
+    budget = cpu_budget(many, cpay.cluster_cpu, cpay.machine_cpu, TARGET.bound * bench.tps, nproc())
+    config.log(f"    {budget}")
     return [
         Figure(
             benchmark=NAME,
@@ -291,7 +369,8 @@ def run(config: RunConfig) -> list[Figure]:
                 f"{one.stages.per_call_us('dispatch'):,.0f} µs), so {CLIENTS} clients give "
                 f"{safe_ratio(many.rate, one.rate):.2f}× that. CPay's backends during the "
                 f"{CLIENTS}-client warm-up and window (pg_stat_activity every 20 ms): "
-                f"{cpay.waits}."
+                f"{cpay.waits}. {budget} (the pg_stat_activity sampler's connection "
+                "included)."
             ),
         )
     ]

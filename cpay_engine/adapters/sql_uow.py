@@ -597,6 +597,17 @@ class SqlUnitOfWork:
         )
         return [r[0] for r in rows]
 
+    def transactions_naming_unknown_users(self) -> list[str]:
+        """Ids of transactions whose initiator, payer or payee is not a user (PostgreSQL
+        keeps no foreign keys there: see its migration 6)."""
+        known = "EXISTS (SELECT 1 FROM users u WHERE u.id = {})".format
+        rows = self._c.execute(
+            f"SELECT t.id FROM transactions t WHERE NOT {known('t.initiator_id')} "
+            f"OR (t.from_user_id IS NOT NULL AND NOT {known('t.from_user_id')}) "
+            f"OR (t.to_user_id IS NOT NULL AND NOT {known('t.to_user_id')}) ORDER BY t.seq"
+        )
+        return [r[0] for r in rows]
+
     def iter_audit(self) -> Iterator[tuple[int, int, str, str, str, str, str]]:
         yield from self._c.execute(
             "SELECT seq, at_ms, actor, action, details, prev_hash, hash FROM audit_log ORDER BY seq"

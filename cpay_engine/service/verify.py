@@ -1,7 +1,8 @@
 """`cpay verify`: re-derive balances from postings, check every transaction balances,
 every completed transaction has a receipt whose signature verifies over the payload
 rebuilt from its row and postings (so a changed amount, handle, memo or posting shows),
-and the audit chain is unbroken. Admins and auditors check the whole ledger; others their own part.
+every transaction names existing users, and the audit chain is unbroken. Admins and
+auditors check the whole ledger; others their own part.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ def verify_all(uow: UnitOfWork) -> pb.VerifyLedgerResponse:
     problems: list[str] = [
         f"transaction {tx_id} postings do not sum to zero"
         for tx_id in uow.unbalanced_transactions()
+    ]
+    problems += [
+        f"transaction {tx_id} names a user who does not exist"
+        for tx_id in uow.transactions_naming_unknown_users()
     ]
     sums = uow.posting_sums()
     accounts = uow.all_accounts()

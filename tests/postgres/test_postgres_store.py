@@ -106,6 +106,37 @@ def test_postings_receipts_and_audit_entries_cannot_be_changed(pg_dsn: str) -> N
             conn.rollback()
 
 
+def test_users_are_kept_and_verify_reports_a_transaction_naming_an_unknown_user(
+    pg_dsn: str,
+) -> None:
+    """Version 6 drops the foreign keys from transactions to users (each took a row lock
+    on every payment); what they guarded stays guarded."""
+    wallet = Wallet.create_at(parse_db_url(pg_dsn))
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    assert wallet.client("alice").verify_ledger().ok
+    with psycopg.connect(pg_dsn) as conn:
+        foreign_keys = conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'transactions'::regclass "
+            "AND contype = 'f' AND confrelid = 'users'::regclass"
+        ).fetchone()
+        assert foreign_keys == (0,)
+        for statement in ("DELETE FROM users", "UPDATE users SET id = id || 'x'"):
+            with pytest.raises(psycopg.errors.RaiseException, match="users are never deleted"):
+                conn.execute(statement)
+            conn.rollback()
+        conn.execute("UPDATE users SET role = role")  # other columns: not the trigger's
+        conn.execute(
+            "INSERT INTO transactions (id, kind, status, created_at_ms, initiator_id, "
+            "from_user_id, to_user_id, from_handle, to_handle, amount_minor, currency) "
+            "SELECT 'forged', 'payment', 'failed', 1, id, id, 'nobody', handle, 'nobody', 5, "
+            "'DBL' FROM users WHERE handle = 'alice'"
+        )
+    report = wallet.client("alice").verify_ledger()
+    assert report.problems == ("transaction forged names a user who does not exist",)
+    wallet.close()
+
+
 def test_opposite_transfers_under_contention_neither_deadlock_nor_lose_money(pg_dsn: str) -> None:
     wallet = Wallet.create_at(parse_db_url(pg_dsn))
     wallet.add_user("bob")
@@ -246,10 +277,10 @@ def test_a_write_after_a_read_on_the_same_connection_is_still_atomic(pg_dsn: str
         assert conn.execute("SELECT count(*) FROM nonces").fetchone() == (0,)
 
 
-def test_versions_4_and_5_move_every_receipt_onto_its_transaction(pg_dsn: str) -> None:
+def test_versions_4_to_6_move_every_receipt_onto_its_transaction(pg_dsn: str) -> None:
     """A wallet turned back into the version 3 layout (a receipts table holding the signed
-    payloads, the index on created_at_ms) and migrated again: every signature lands on its
-    own transaction."""
+    payloads, the index on created_at_ms, foreign keys from transactions to users) and
+    migrated again: every signature lands on its own transaction."""
     wallet = Wallet.create_at(parse_db_url(pg_dsn))
     wallet.add_user("bob")
     wallet.mint("alice", 1_000)
@@ -277,6 +308,13 @@ def test_versions_4_and_5_move_every_receipt_onto_its_transaction(pg_dsn: str) -
             "ALTER TABLE transactions DROP COLUMN receipt_key_id, DROP COLUMN receipt_signature"
         )
         conn.execute("CREATE INDEX transactions_created_at ON transactions (created_at_ms)")
+        conn.execute("DROP TRIGGER users_keep_ids ON users")
+        conn.execute("DROP FUNCTION cpay_users_keep_ids()")
+        for column in ("initiator_id", "from_user_id", "to_user_id"):
+            conn.execute(
+                f"ALTER TABLE transactions ADD CONSTRAINT transactions_{column}_fkey "
+                f"FOREIGN KEY ({column}) REFERENCES users (id)"
+            )
         conn.execute("DELETE FROM schema_version WHERE version >= 4")
 
     with pytest.raises(FailedPrecondition, match="cpay server migrate"):
