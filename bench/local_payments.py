@@ -34,7 +34,7 @@ from cpay_engine.domain.model import TxStatus
 NAME = "local_payments"
 PAYMENTS = 2000
 QUICK_PAYMENTS = 40
-REPETITIONS = 3
+REPETITIONS = 5
 QUICK_REPETITIONS = 1
 BLOCK = 100  # payments per timed block; engine and raw blocks alternate
 QUICK_BLOCK = 20
