@@ -5,7 +5,6 @@ Everything is opened lazily, so `cpay --help` touches no file and imports no eng
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from dataclasses import dataclass, field
@@ -68,9 +67,12 @@ class Passphrase:
 
 
 def _read_secret(prompt: str) -> str:
-    """getpass, with Ctrl-D a cancel (exit 3) and Ctrl-C (exit 130) starting a new line."""
+    """A passphrase, not echoed; Ctrl-D a cancel (exit 3), Ctrl-C (exit 130) starting a new
+    line."""
+    from cpay_cli.prompt import ask_secret
+
     try:
-        return getpass.getpass(prompt)
+        return ask_secret(prompt)
     except EOFError:
         sys.stderr.write("\n")
         raise Cancelled("no passphrase given (end of input): nothing was done") from None

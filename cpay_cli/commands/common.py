@@ -43,11 +43,12 @@ def confirm(preview: Sequence[str], *, yes: bool, action: str) -> None:
 def _ask_yes(question: str) -> bool:
     """y or yes (any case) proceeds; anything else, or end of input (Ctrl-D), does not.
     Not typer.confirm: click turns Ctrl-C there into "Aborted!" and exit 1, where DESIGN
-    says 130; here KeyboardInterrupt reaches CPayGroup, which exits 130."""
-    sys.stderr.write(question)
-    sys.stderr.flush()
+    says 130; here KeyboardInterrupt reaches CPayGroup, which exits 130 (cpay_cli.prompt:
+    however early the Ctrl-C comes)."""
+    from cpay_cli.prompt import ask
+
     try:
-        answer = sys.stdin.readline()
+        answer = ask(question)
     except KeyboardInterrupt:
         sys.stderr.write("\n")  # the message goes under the ^C, not after it
         raise
