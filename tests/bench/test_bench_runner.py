@@ -63,6 +63,9 @@ def test_quick_run_leaves_a_row_with_a_ratio_for_every_benchmark(tmp_path: Path)
     # 1 and 16 clients, then 1 worker, aio payments and aio echo at 16 clients
     assert len([row for row in rows if row[0] == "grpc_payments"]) == 5
     assert len([row for row in rows if row[0] == "pg_payments"]) == 1
+    # the CPU of the cluster's own processes and of the machine, read from /proc
+    assert "PostgreSQL's processes" in markdown
+    assert "CPUs were" in markdown
     # first page from a terminal, in-process on history and via the dashboard, End,
     # and the process start beside them
     assert len([row for row in rows if row[0] == "tui_history"]) == 5

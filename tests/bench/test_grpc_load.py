@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -11,6 +15,7 @@ import pytest
 from bench import registry, runner
 from bench.core import Benchmark, Figure, RunConfig, Target
 from bench.grpc_load import ECHO_METHOD, EchoCaller, echo_handler, measure
+from bench.machine import children_of, machine_cpu_s, process_cpu_s
 from bench.pg_payments import PgbenchFailed, parse_tps, wait_label
 from tests.bench.test_bench_runner import results_rows
 
@@ -82,6 +87,66 @@ def test_measure_counts_only_the_calls_of_the_window() -> None:
     # the window lasts at least window_s (a slow machine only makes it longer)
     assert sample.wall_s >= 0.1 * 0.99
     assert sample.rate == sample.calls / sample.wall_s
+
+
+class EdgeMeter:
+    """Notes when measure starts and stops it, and how many calls were made by then."""
+
+    def __init__(self, made: list[CountingCaller]) -> None:
+        self.made = made
+        self.events: list[tuple[str, float, int]] = []
+
+    def _note(self, what: str) -> None:
+        self.events.append((what, time.perf_counter(), sum(len(c.calls) for c in self.made)))
+
+    def start(self) -> None:
+        self._note("start")
+
+    def stop(self) -> None:
+        self._note("stop")
+
+
+def test_measure_reads_its_meters_at_the_edges_of_the_window() -> None:
+    made: list[CountingCaller] = []
+    lock = threading.Lock()
+
+    def make(_i: int) -> CountingCaller:
+        caller = CountingCaller([])
+        with lock:
+            made.append(caller)
+        return caller
+
+    meter = EdgeMeter(made)
+    sample = measure(make, 2, warmup_s=0.05, window_s=0.1, meters=(meter,))
+    assert [event[0] for event in meter.events] == ["start", "stop"]
+    (_, started, calls_then), (_, stopped, calls_after) = meter.events
+    assert calls_then > 2  # after each client's connecting call and the warm-up
+    assert stopped - started >= 0.1 * 0.99
+    assert calls_after - calls_then >= sample.calls > 0
+
+
+def test_machine_and_process_cpu_are_read_from_proc() -> None:
+    before = machine_cpu_s()
+    mine = process_cpu_s(os.getpid())
+    assert before is not None
+    assert mine is not None
+    end = time.process_time() + 0.05
+    while time.process_time() < end:  # burn a little CPU
+        pass
+    after = machine_cpu_s()
+    assert after is not None
+    assert after[0] - before[0] > 0
+    assert after[1] - before[1] >= after[0] - before[0]
+    later = process_cpu_s(os.getpid())
+    assert later is not None
+    assert later >= mine + 0.02
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert child.pid in children_of(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert process_cpu_s(child.pid) is None  # gone: nothing to read
 
 
 def test_measure_raises_what_a_client_hit() -> None:
