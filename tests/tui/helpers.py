@@ -50,6 +50,19 @@ def shown(widget: Widget) -> str:
     return "\n".join(widget.render_line(y).text.rstrip() for y in range(widget.size.height))
 
 
+async def drawn(pilot: Pilot[None], widget: Widget) -> str:
+    """What `widget` shows once it shows anything: text a worker's answer puts in an empty
+    widget reaches the screen on a layout refresh after the one `settle` waits for, and a
+    loaded machine can take a few more (seen once in CI: an empty receipt line)."""
+    text = shown(widget)
+    for _ in range(SETTLE_ROUNDS):
+        if text.strip():
+            break
+        await pilot.pause(0.02)
+        text = shown(widget)
+    return text
+
+
 def cells(table: DataTable[object]) -> list[list[str]]:
     """Every row of a table as plain strings."""
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]

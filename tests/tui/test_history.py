@@ -13,7 +13,7 @@ from cpay_cli.tui.screens.detail import DetailScreen
 from cpay_cli.tui.screens.history import HistoryScreen
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.api import EngineKeyView
-from tests.tui.helpers import cells, column, paste, press, settle, shown
+from tests.tui.helpers import cells, column, drawn, paste, press, settle, shown
 from tests.tui.seeding import MARKUP_MEMO_SHOWN, SeededWallet
 
 BOBS_MEMOS = [MARKUP_MEMO_SHOWN, "rent share", "coffee", "lunch", "welcome"]
@@ -101,11 +101,14 @@ async def test_a_failed_payment_can_be_found_and_its_detail_says_why_without_a_r
         detail = pilot.app.screen
         assert isinstance(detail, DetailScreen)
         assert detail.tx_id == "seed-pay-too-much"
-        summary = " ".join(shown(detail.query_one("#detail-summary", Static)).split())
+        summary = " ".join(
+            (await drawn(pilot, detail.query_one("#detail-summary", Static))).split()
+        )
         assert "Status failed — insufficient funds: @carol cannot pay 500.00 DBL" in summary
-        history = " ".join(shown(detail.query_one("#detail-status-history", Static)).split())
+        status = detail.query_one("#detail-status-history", Static)
+        history = " ".join((await drawn(pilot, status)).split())
         assert history.startswith("2026-03-02 09:07 UTC failed — insufficient funds: @carol")
-        receipt = shown(detail.query_one("#detail-receipt", Static))
+        receipt = await drawn(pilot, detail.query_one("#detail-receipt", Static))
         assert receipt == "No receipt (only completed transactions have one)."
 
 
@@ -118,16 +121,16 @@ async def test_enter_on_a_row_opens_its_detail_with_a_verified_receipt(
         detail = pilot.app.screen
         assert isinstance(detail, DetailScreen)
         assert detail.tx_id == "seed-pay-rent"
-        summary = shown(detail.query_one("#detail-summary", Static))
+        summary = await drawn(pilot, detail.query_one("#detail-summary", Static))
         assert "From        @bob" in summary
         assert "To          @alice" in summary
         assert "Amount      40.00 DBL" in summary
         assert "Memo        rent share" in summary
-        status_history = shown(detail.query_one("#detail-status-history", Static))
+        status_history = await drawn(pilot, detail.query_one("#detail-status-history", Static))
         assert status_history == "2026-03-02 09:06 UTC  completed"
         postings = cells(detail.query_one("#detail-postings", DataTable))
         assert sorted(amount for _, amount, _ in postings) == ["-40.00", "40.00"]
-        receipt = shown(detail.query_one("#detail-receipt", Static))
+        receipt = await drawn(pilot, detail.query_one("#detail-receipt", Static))
         assert receipt.startswith("✔ signature verified")
         await press(pilot, "escape")
         assert isinstance(pilot.app.screen, HistoryScreen)
@@ -143,7 +146,7 @@ async def test_the_detail_shows_a_hostile_memo_literally(seeded: SeededWallet) -
         detail = pilot.app.screen
         assert isinstance(detail, DetailScreen)
         assert detail.tx_id == "seed-pay-prank"
-        summary = shown(detail.query_one("#detail-summary", Static))
+        summary = await drawn(pilot, detail.query_one("#detail-summary", Static))
         assert f"Memo        {MARKUP_MEMO_SHOWN}" in summary
         assert "\x1b" not in summary
 
@@ -188,6 +191,6 @@ async def test_a_receipt_not_signed_by_a_trusted_key_says_not_verified(
         await press(pilot, "h")  # the first page loads in a worker: settle before Enter
         await press(pilot, "enter")
         assert isinstance(pilot.app.screen, DetailScreen)
-        receipt = shown(pilot.app.screen.query_one("#detail-receipt", Static))
+        receipt = await drawn(pilot, pilot.app.screen.query_one("#detail-receipt", Static))
         assert receipt.startswith("✘ NOT verified")
         assert "signature verified" not in receipt

@@ -13,7 +13,7 @@ from cpay_engine.client import SignedClient
 from cpay_engine.domain.money import format_amount
 from cpay_engine.rpc.server import RunningServer
 from cpay_engine.rpc.transport import GrpcTransport
-from tests.tui.helpers import cells, column, press, settle, shown
+from tests.tui.helpers import cells, column, drawn, press, settle
 from tests.tui.seeding import BOB_AVAILABLE, MARKUP_MEMO_SHOWN, SeededWallet
 
 
@@ -46,5 +46,5 @@ async def test_dashboard_history_and_detail_work_the_same_over_grpc(
         detail = app.screen
         assert isinstance(detail, DetailScreen)
         assert detail.tx_id == "seed-pay-rent"
-        receipt = shown(detail.query_one("#detail-receipt", Static))
+        receipt = await drawn(pilot, detail.query_one("#detail-receipt", Static))
         assert receipt.startswith("✔ signature verified")
