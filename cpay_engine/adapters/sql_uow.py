@@ -86,7 +86,7 @@ class LedgerEntry(NamedTuple):
     audit: AuditEntry
 
 
-_TX_INSERT_COLUMNS = (
+TX_INSERT_COLUMNS = (
     "id, kind, status, created_at_ms, initiator_id, from_user_id, to_user_id, from_handle, "
     "to_handle, amount_minor, currency, memo, memo_folded, failure_code, failure_message, "
     "receipt_key_id, receipt_signature"
@@ -94,8 +94,8 @@ _TX_INSERT_COLUMNS = (
 
 
 TX_INSERT = (
-    f"INSERT INTO transactions ({_TX_INSERT_COLUMNS}) "
-    f"VALUES ({', '.join('?' * len(_TX_INSERT_COLUMNS.split(',')))})"
+    f"INSERT INTO transactions ({TX_INSERT_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(TX_INSERT_COLUMNS.split(',')))})"
 )
 
 
