@@ -8,7 +8,7 @@ import uuid
 import psycopg
 import pytest
 
-from cpay_engine.adapters.postgres_store import SCHEMA_VERSION, PostgresStore
+from cpay_engine.adapters.postgres_store import MOVE_SQL, SCHEMA_VERSION, PostgresStore
 from cpay_engine.bootstrap import DbUrl, open_engine_at, parse_db_url
 from cpay_engine.client import InProcessTransport, SignedClient, receipt_verifies
 from cpay_engine.domain.audit import GENESIS, entry_hash
@@ -171,6 +171,34 @@ def test_opposite_transfers_under_contention_neither_deadlock_nor_lose_money(pg_
     assert alice == bob == 10_000  # each direction moved the same 3*40*7
     assert wallet.client("alice").verify_ledger().ok
     wallet.close()
+
+
+def test_a_move_locks_both_rows_in_id_order_before_it_changes_either(pg_dsn: str) -> None:
+    """MOVE_SQL is one statement whose steps are ordered by PostgreSQL's plan, not by the
+    order of the WITH list: each runs as a one-time filter of the next, so the rows are
+    locked (sorted by id) before the debit, and the debit happens before the credit."""
+    wallet = Wallet.create_at(parse_db_url(pg_dsn))
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    wallet.close()
+    with psycopg.connect(pg_dsn) as conn:
+        plan = [
+            row[0].strip()
+            for row in conn.execute(
+                "EXPLAIN (VERBOSE, COSTS OFF) " + MOVE_SQL,
+                {"ids": [1, 2], "amount": 5, "debit": 2, "credit": 1},
+            )
+        ]
+    text = "\n".join(plan)
+    locked, debit = plan.index("CTE locked"), plan.index("CTE debit")
+    assert plan[locked + 1 : locked + 3] == [
+        "->  LockRows",
+        "Output: accounts_1.id, accounts_1.ctid",
+    ]
+    assert "Sort Key: accounts_1.id" in plan[locked:debit]
+    assert plan.count("One-Time Filter: $2") == 1, text  # locked, before the debit's scan
+    assert plan.count("One-Time Filter: $5") == 1, text  # debit, before the credit's scan
+    assert plan.index("One-Time Filter: $2") > debit
 
 
 def test_a_database_url_with_a_password_is_refused() -> None:
