@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -69,7 +70,8 @@ class CountingCaller:
         self.closed = True
 
 
-def test_measure_counts_only_the_calls_of_the_window() -> None:
+def counting_callers() -> tuple[list[CountingCaller], Callable[[int], CountingCaller]]:
+    """A caller factory for measure, and the callers it made (clients make them at once)."""
     made: list[CountingCaller] = []
     lock = threading.Lock()
 
@@ -79,6 +81,11 @@ def test_measure_counts_only_the_calls_of_the_window() -> None:
             made.append(caller)
         return caller
 
+    return made, make
+
+
+def test_measure_counts_only_the_calls_of_the_window() -> None:
+    made, make = counting_callers()
     sample = measure(make, 3, warmup_s=0.05, window_s=0.1)
     assert len(made) == 3
     assert all(c.closed for c in made)
@@ -107,15 +114,7 @@ class EdgeMeter:
 
 
 def test_measure_reads_its_meters_at_the_edges_of_the_window() -> None:
-    made: list[CountingCaller] = []
-    lock = threading.Lock()
-
-    def make(_i: int) -> CountingCaller:
-        caller = CountingCaller([])
-        with lock:
-            made.append(caller)
-        return caller
-
+    made, make = counting_callers()
     meter = EdgeMeter(made)
     sample = measure(make, 2, warmup_s=0.05, window_s=0.1, meters=(meter,))
     assert [event[0] for event in meter.events] == ["start", "stop"]
