@@ -56,7 +56,8 @@ from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.rpc.server import start_server
 from cpay_engine.service.engine import Engine
 
-LEDGER_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+# The ledger lock, alone or as the first CTE of the ledger entry (PostgresDialect.record_entry).
+LEDGER_LOCK_SQL = "pg_advisory_xact_lock(%s)"
 
 
 class ThreadProfiles:
@@ -125,7 +126,7 @@ class StatementLog:
         locked = False
         total = in_lock = 0.0
         for key in self.last:
-            if key.startswith(LEDGER_LOCK_SQL):
+            if LEDGER_LOCK_SQL in key:
                 locked = True
             seconds = statistics.median(self.times[key])
             total += seconds
