@@ -65,7 +65,12 @@ def ask(question: str) -> str:
     """Ask on stderr, read one line from stdin (a terminal); '' at end of input."""
     sys.stderr.write(question)
     sys.stderr.flush()
-    wait_for_input(sys.stdin.fileno())
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):  # a stand-in stdin: nothing to wait on
+        fd = -1
+    if fd >= 0:
+        wait_for_input(fd)
     return sys.stdin.readline()
 
 
