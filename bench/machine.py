@@ -105,31 +105,36 @@ def describe(load_before: float | None = None) -> Machine:
 # --- CPU of the machine and of other processes (Linux /proc; None where unreadable) -------
 
 
+def _stat(pid: int, proc: Path) -> list[str] | None:
+    """Fields of /proc/PID/stat after "pid (comm)": [0] is the state, [1] the parent."""
+    try:
+        return (proc / str(pid) / "stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def _cpu_s(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def process_cpu_s(pid: int, proc: Path = Path("/proc")) -> float | None:
     """User plus system CPU seconds process `pid` has used so far."""
-    try:
-        stat = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state is field 3
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = _stat(pid, proc)
+    return _cpu_s(fields) if fields else None
 
 
-def parent_of(pid: int, proc: Path = Path("/proc")) -> int | None:
-    try:
-        stat = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rpartition(")")[2].split()[1])
-
-
-def children_of(parent: int, proc: Path = Path("/proc")) -> list[int]:
-    """Processes whose parent is `parent` (a PostgreSQL postmaster's backends and workers)."""
-    return [
-        int(entry.name)
-        for entry in proc.iterdir()
-        if entry.name.isdigit() and parent_of(int(entry.name), proc) == parent
-    ]
+def family_cpu_s(parent: int, proc: Path = Path("/proc")) -> dict[int, float]:
+    """CPU seconds used so far by `parent` and by each of its children (a PostgreSQL
+    postmaster and its backends and workers), each /proc entry read once."""
+    found: dict[int, float] = {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        fields = _stat(pid, proc)
+        if fields and (pid == parent or int(fields[1]) == parent):
+            found[pid] = _cpu_s(fields)
+    return found
 
 
 def machine_cpu_s(proc: Path = Path("/proc")) -> tuple[float, float] | None:

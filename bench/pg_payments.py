@@ -34,7 +34,7 @@ from bench.grpc_load import (
     measure,
     payment_callers,
 )
-from bench.machine import children_of, machine_cpu_s, nproc, process_cpu_s
+from bench.machine import family_cpu_s, machine_cpu_s, nproc
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.bootstrap import initialize_at, open_engine_at, parse_db_url
 from cpay_engine.rpc.server import start_server
@@ -212,12 +212,7 @@ class ClusterCpu:
             postmaster = int((self.cluster.data_dir / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        found: dict[int, float] = {}
-        for pid in (postmaster, *children_of(postmaster)):
-            cpu = process_cpu_s(pid)
-            if cpu is not None:
-                found[pid] = cpu
-        return found or None
+        return family_cpu_s(postmaster) or None
 
     def start(self) -> None:
         self._start = self._read() or {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import io
 import os
 import select
 import signal
@@ -82,8 +83,7 @@ def ask_secret(question: str) -> str:
         fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return getpass.getpass(question)
-    import io
-    import termios
+    import termios  # Unix only, and only needed once a terminal is open
 
     with io.FileIO(fd, "w+") as raw, io.TextIOWrapper(raw, encoding="utf-8") as tty:
         saved = termios.tcgetattr(fd)

@@ -16,7 +16,7 @@ import pytest
 from bench import registry, runner
 from bench.core import Benchmark, Figure, RunConfig, Target
 from bench.grpc_load import ECHO_METHOD, EchoCaller, echo_handler, measure
-from bench.machine import children_of, machine_cpu_s, process_cpu_s
+from bench.machine import family_cpu_s, machine_cpu_s, process_cpu_s
 from bench.pg_payments import PgbenchFailed, parse_tps, wait_label
 from tests.bench.test_bench_runner import results_rows
 
@@ -142,7 +142,9 @@ def test_machine_and_process_cpu_are_read_from_proc() -> None:
     assert later >= mine + 0.02
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
     try:
-        assert child.pid in children_of(os.getpid())
+        family = family_cpu_s(os.getpid())
+        assert set(family) >= {os.getpid(), child.pid}
+        assert family[os.getpid()] >= later
     finally:
         child.kill()
         child.wait()
