@@ -60,6 +60,10 @@ def test_quick_run_leaves_a_row_with_a_ratio_for_every_benchmark(tmp_path: Path)
         assert bench.name in done.stdout
     assert {row[0] for row in rows} == {b.name for b in registry.BENCHMARKS}
     assert len([row for row in rows if row[0] == "cli_startup"]) == 2  # --help and balance
+    # durable (the target), then the same loop with synchronous=OFF on both sides
+    local = [row for row in rows if row[0] == "local_payments"]
+    assert len(local) == 2
+    assert "synchronous=OFF" in local[1][1]
     # 1 and 16 clients, then 1 worker, aio payments and aio echo at 16 clients
     assert len([row for row in rows if row[0] == "grpc_payments"]) == 5
     assert len([row for row in rows if row[0] == "pg_payments"]) == 1
