@@ -864,30 +864,20 @@ def sql_timings(db: Path, now_ms: int) -> list[Query]:
 
     Best of 3 each, with their EXPLAIN QUERY PLAN: what SQLite alone needs for each call.
     """
+    from cpay_cli.tui.screens.dashboard import attention_filters, trend_filter
     from cpay_engine.adapters.sql_uow import SqlUnitOfWork
     from cpay_engine.adapters.sqlite_store import SqliteDialect
-    from cpay_engine.domain.model import TxStatus
     from cpay_engine.domain.query import HistoryFilter
 
-    day = 86_400_000
+    unknown, pending, failed = attention_filters(now_ms)  # what the dashboard asks for
     cases = (
         ("history: newest page", HistoryFilter(), 100, False),
         ("history: oldest page (End)", HistoryFilter(), 100, True),
         ("dashboard: latest 8", HistoryFilter(), 8, False),
-        (
-            "dashboard: 30-day trend, one 500-row page",
-            HistoryFilter(since_ms=now_ms - 30 * day, currency=CURRENCY, status=TxStatus.COMPLETED),
-            500,
-            False,
-        ),
-        ("dashboard: attention, status unknown", HistoryFilter(status=TxStatus.UNKNOWN), 20, False),
-        ("dashboard: attention, status pending", HistoryFilter(status=TxStatus.PENDING), 20, False),
-        (
-            "dashboard: attention, failed in 7 days",
-            HistoryFilter(status=TxStatus.FAILED, since_ms=now_ms - 7 * day),
-            20,
-            False,
-        ),
+        ("dashboard: 30-day trend, one 500-row page", trend_filter(now_ms), 500, False),
+        ("dashboard: attention, status unknown (30 days)", unknown, 20, False),
+        ("dashboard: attention, status pending (30 days)", pending, 20, False),
+        ("dashboard: attention, failed in 7 days", failed, 20, False),
     )
     conn = sqlite3.connect(db, isolation_level=None)
     try:

@@ -58,11 +58,33 @@ def load_summary(api: PaymentsAPI, stopped: Callable[[], bool] = never) -> Summa
     return Summary(balances, list(api.history(limit=8).transactions))
 
 
+def trend_filter(now_ms: int) -> HistoryFilter:
+    """The trend's rows: completed DBL payments of the last TREND_DAYS days."""
+    return HistoryFilter(
+        since_ms=now_ms - TREND_DAYS * DAY_MS, currency="DBL", status=TxStatus.COMPLETED
+    )
+
+
+def attention_filters(now_ms: int) -> tuple[HistoryFilter, ...]:
+    """What needs attention: payments still open (outcome unknown, or pending) in the
+    trend's window, and failures of the last 7 days.
+
+    Bounded in time so that, with nothing to show, the store reads only the window
+    (a million-row history stays instant); older open payments are in the history.
+    bench.tui_history times these very queries."""
+    since = now_ms - TREND_DAYS * DAY_MS
+    return (
+        HistoryFilter(status=TxStatus.UNKNOWN, since_ms=since),
+        HistoryFilter(status=TxStatus.PENDING, since_ms=since),
+        HistoryFilter(status=TxStatus.FAILED, since_ms=now_ms - 7 * DAY_MS),
+    )
+
+
 def load_trend(api: PaymentsAPI, now_ms: int, stopped: Callable[[], bool] = never) -> Trend:
     """Thirty days of DBL in and out, and what needs attention. `stopped` is asked between
     reads: once it says so, the rest is skipped (the caller drops a stopped load's answer)."""
     since = now_ms - TREND_DAYS * DAY_MS
-    window = HistoryFilter(since_ms=since, currency="DBL", status=TxStatus.COMPLETED)
+    window = trend_filter(now_ms)
     days_in = [0] * TREND_DAYS
     days_out = [0] * TREND_DAYS
     cursor, seen, capped = "", 0, False
@@ -81,15 +103,8 @@ def load_trend(api: PaymentsAPI, now_ms: int, stopped: Callable[[], bool] = neve
         if seen >= TREND_MAX_ROWS:
             capped = True
             break
-    # Bounded in time so that, with nothing to show, the store reads only the window
-    # (a million-row history stays instant); older open payments are in the history.
     attention: list[TransactionView] = []
-    recent_failures = HistoryFilter(status=TxStatus.FAILED, since_ms=now_ms - 7 * DAY_MS)
-    for wanted in (
-        HistoryFilter(status=TxStatus.UNKNOWN, since_ms=since),
-        HistoryFilter(status=TxStatus.PENDING, since_ms=since),
-        recent_failures,
-    ):
+    for wanted in attention_filters(now_ms):
         if stopped():
             break
         attention += api.history(limit=20, filter=wanted).transactions
