@@ -32,6 +32,26 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
     await settle(pilot)
 
 
+async def burst(pilot: Pilot[None], text: str) -> None:
+    """Type `text` as one burst: every key reaches the app before the first is handled,
+    as when a terminal read brings several keys at once (auto-type, a paste without
+    bracketed paste, a fast typist over a slow link). Pilot.press waits after each key,
+    so it cannot show what happens to keys queued behind a Tab. "\t" is Tab, "\x19"
+    Shift+Tab."""
+    for character in text:
+        if character == "\t":
+            key = events.Key("tab", "\t")
+        elif character == "\x19":
+            key = events.Key("shift+tab", None)
+        else:
+            key = events.Key(_KEY_NAMES.get(character, character), character)
+        pilot.app.post_message(key)
+    await settle(pilot)
+
+
+_KEY_NAMES = {".": "full_stop", " ": "space", "@": "at"}
+
+
 async def paste(pilot: Pilot[None], selector: str, text: str) -> None:
     """Empty an input and paste `text` into it, as a terminal's bracketed paste does.
 

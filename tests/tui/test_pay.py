@@ -12,7 +12,7 @@ from cpay_engine.api import PaymentResult
 from cpay_engine.client import InProcessTransport, SignedClient
 from cpay_engine.domain.money import format_amount
 from cpay_engine.errors import OutcomeUnknown
-from tests.tui.helpers import cells, column, paste, press, settle, shown
+from tests.tui.helpers import burst, cells, column, paste, press, settle, shown
 from tests.tui.seeding import BOB_AVAILABLE, CAROL_AVAILABLE, SeededWallet
 
 
@@ -72,6 +72,27 @@ async def test_each_field_is_checked_as_you_type_and_the_preview_follows(
         await press(pilot, "backspace")
         assert text_of(pilot, "#amount-error") == ""
         assert text_of(pilot, "#preview") == "Pay 1.23 DBL to @carol (from @bob)"
+
+
+async def test_keys_typed_ahead_of_tab_land_in_the_field_tab_moves_to(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        screen = await open_pay(pilot)
+        # Tab past the currency (it holds DBL), then Shift+Tab back twice, all at once
+        await burst(pilot, "@carol\t2.50\t\tlunch again\x19\x19")
+        values = {
+            field: screen.query_one(f"#{field}", Input).value
+            for field in ("recipient", "amount", "currency", "memo")
+        }
+        assert values == {
+            "recipient": "@carol",
+            "amount": "2.50",
+            "currency": "DBL",
+            "memo": "lunch again",
+        }
+        assert screen.focused is screen.query_one("#amount", Input)
+        assert text_of(pilot, "#preview") == "Pay 2.50 DBL to @carol (from @bob)"
 
 
 async def test_submitting_an_incomplete_form_asks_for_fixes_and_sends_nothing(

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Header, Input, Static
 
 from cpay_cli.tui.base import CPayScreen, fill_table
 from cpay_cli.tui.format import HISTORY_COLUMNS, column_widths, history_cells
+from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import HistoryPage, TransactionView
 from cpay_engine.domain.query import FIRST, HistoryFilter, encode_cursor, parse_query
@@ -58,7 +59,7 @@ class HistoryScreen(CPayScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(
+        yield FormInput(
             placeholder="filter: @bob rent status:failed amount:10..50 after:7d "
             "(Enter applies, Esc clears)",
             id="filter",

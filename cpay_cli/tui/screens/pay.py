@@ -20,6 +20,7 @@ from textual.widgets import Button, Header, Input, Label, Static
 
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import literal, literal_lines
+from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
 from cpay_cli.tui.screens.confirm import ConfirmScreen
 from cpay_engine.api import PaymentResult
@@ -81,7 +82,7 @@ class PaymentForm(CPayScreen):
         with VerticalScroll(classes="form"):
             yield Static(self.VERB, classes="title")
             yield Label("Recipient")
-            yield Input(
+            yield FormInput(
                 placeholder="@handle",
                 id="recipient",
                 compact=True,
@@ -90,16 +91,16 @@ class PaymentForm(CPayScreen):
             )
             yield Static("", id="recipient-error", classes="field-error")
             yield Label("Amount")
-            yield Input(placeholder="12.50", id="amount", compact=True)
+            yield FormInput(placeholder="12.50", id="amount", compact=True)
             yield Static("", id="amount-error", classes="field-error")
             if self.fixed_currency is None:
                 yield Label("Currency")
-                yield Input(
+                yield FormInput(
                     "DBL", id="currency", validators=[EngineRule(parse_currency)], compact=True
                 )
                 yield Static("", id="currency-error", classes="field-error")
             yield Label("Memo")
-            yield Input(
+            yield FormInput(
                 placeholder="what it is for (optional)",
                 id="memo",
                 validators=[EngineRule(check_memo)],
