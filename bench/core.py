@@ -61,6 +61,9 @@ class Target:
         return f"{subject} {_SYMBOLS[self.op]} {bound}"
 
 
+CONTEXT = Target("none", ">=", 0.0)  # a figure reported for context, with no target
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One measured figure with its same-run baseline, the ratio and the target."""

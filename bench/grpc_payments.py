@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.core import Benchmark, Figure, RunConfig, Target, safe_ratio
+from bench.core import CONTEXT, Benchmark, Figure, RunConfig, Target, safe_ratio
 from bench.grpc_load import (
     STAGES,
     AioServer,
@@ -61,7 +61,6 @@ QUICK_WARMUP_S = 0.1
 QUICK_WINDOW_S = 0.3
 SERVER_WORKERS = 16  # start_server's default max_workers
 TARGET = Target("ratio", ">=", 0.3)
-CONTEXT = Target("none", ">=", 0.0)
 UNIT = "requests/s"
 ECHO_LABEL = "echo RPC, same server stack"
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bench.core import Benchmark, Figure, RunConfig, Target, median, safe_ratio
+from bench.core import CONTEXT, Benchmark, Figure, RunConfig, Target, median, safe_ratio
 from bench.wallet import CURRENCY, BenchWallet
 from cpay_engine.adapters.sqlite_store import SqliteStore
 from cpay_engine.domain.model import TxStatus
@@ -41,7 +41,6 @@ BLOCK = 100  # payments per timed block; engine and raw blocks alternate
 QUICK_BLOCK = 20
 AMOUNT_MINOR = 1
 TARGET = Target("ratio", ">=", 0.4)
-CONTEXT = Target("none", ">=", 0.0)
 
 POSTING_INSERT = (
     "INSERT INTO postings (seq, account_id, amount_minor, currency) VALUES (?, ?, ?, ?)"

@@ -54,7 +54,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.cli_startup import PASSPHRASE, child_env, cpay_script, run_once
-from bench.core import Benchmark, Figure, RunConfig, Skip, Target, median, safe_ratio
+from bench.core import CONTEXT, Benchmark, Figure, RunConfig, Skip, Target, median, safe_ratio
 from cpay_cli.session import Passphrase
 
 T = TypeVar("T")
@@ -1065,7 +1065,6 @@ def run(config: RunConfig) -> list[Figure]:
     sql = "; ".join(f"{q.label} {ms(q.seconds)} ({q.rows} rows)" for q in queries)
     plans = " | ".join(sorted({q.plan for q in queries}))
     where = f"{rows:,} transactions (in-process, headless)"
-    context = Target("none", "<", 0.0)
     return [
         figure(
             f"`cpay ui --screen history` in a {TERMINAL_COLUMNS}x{TERMINAL_LINES} terminal: "
@@ -1083,7 +1082,7 @@ def run(config: RunConfig) -> list[Figure]:
             f"launch onto history, `cpay ui --screen history`, to the first page painted, {where}",
             [one.first_page_s for one in direct],
             "first page / cpay history",
-            context,
+            CONTEXT,
             "The app opened on the history screen, the dashboard never built. Medians: opening "
             f"the session as `cpay ui` does (key file unlock, engine, account) "
             f"{med(lambda o: o.session_s, direct)}; building and starting the app "
@@ -1097,7 +1096,7 @@ def run(config: RunConfig) -> list[Figure]:
             f"launch on the dashboard, then `h`, to the first history page painted, {where}",
             [one.first_page_s for one in launches],
             "first page / cpay history",
-            context,
+            CONTEXT,
             f"`cpay ui` as it opens by default, 'h' pressed as soon as the app is up. Medians: "
             f"opening the session {med(lambda o: o.session_s)}; building and starting the app "
             f"on its dashboard {med(lambda o: o.ready_s - o.session_s)}; 'h' to the first page "
@@ -1135,7 +1134,7 @@ def run(config: RunConfig) -> list[Figure]:
             f"process start: `python -c '{TUI_IMPORTS}'`",
             list(procs.import_tui),
             "import / cpay history",
-            Target("none", "<", 0.0),
+            CONTEXT,
             "A fresh process of the same interpreter importing the dashboard app and the "
             "history screen (screens are imported when first shown): what `cpay ui --screen "
             "history` pays before the in-process clock starts (add it to the first figure). "
