@@ -89,7 +89,7 @@ def parse_amount(text: str, currency: str) -> int:
         )
     frac = m.group("frac") or ""
     if len(frac) > exp:
-        allowed = "no decimals" if exp == 0 else f"at most {exp} decimal(s)"
+        allowed = "no decimals" if exp == 0 else f"at most {exp} decimal{'s' if exp > 1 else ''}"
         raise InvalidInput(f"{code} amounts take {allowed}; '{text}' has {len(frac)}")
     minor: int = int(m.group("int")) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
     if minor == 0:

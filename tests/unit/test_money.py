@@ -56,9 +56,9 @@ def test_a_lowercase_currency_code_is_accepted_as_the_upper_case_code() -> None:
     ("text", "currency", "message_fragment"),
     [
         # more decimals than the currency has: rejected, never rounded
-        ("1.001", "USD", "decimal"),
-        ("1.5", "JPY", "decimal"),
-        ("1.0001", "KWD", "decimal"),
+        ("1.001", "USD", "USD amounts take at most 2 decimals; '1.001' has 3"),
+        ("1.5", "JPY", "JPY amounts take no decimals; '1.5' has 1"),
+        ("1.0001", "KWD", "KWD amounts take at most 3 decimals; '1.0001' has 4"),
         # signs
         ("-1", "USD", "not an amount"),
         ("+1", "USD", "not an amount"),
