@@ -339,6 +339,9 @@ def register(app: typer.Typer) -> None:
             if not cursor:
                 break
         emit(rows, output, HISTORY_COLUMNS)
+        if not rows and output is Format.TABLE:
+            filtered = query or since
+            say("No transactions match." if filtered else "No transactions yet.")
 
     @app.command()
     def show(

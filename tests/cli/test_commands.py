@@ -281,6 +281,36 @@ def test_history_table_into_a_pipe_keeps_every_value_whole(funded: Cli) -> None:
     assert all(line == line.rstrip() for line in lines)
 
 
+def test_history_with_nothing_to_show_says_so_on_stderr_and_keeps_the_data_format(
+    funded: Cli,
+) -> None:
+    result = funded("history", "-q", "no-such-memo")
+
+    assert result.exit_code == 0
+    assert result.stdout.split() == [
+        "When",
+        "Dir",
+        "Counterparty",
+        "Amount",
+        "Cur",
+        "Status",
+        "Memo",
+        "Id",
+    ]
+    assert result.stderr.strip() == "No transactions match."
+    as_json = funded("history", "-q", "no-such-memo", "-o", "json")
+    assert (json.loads(as_json.stdout), as_json.stderr) == ([], "")
+
+
+def test_history_of_a_new_wallet_says_there_is_nothing_yet(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    result = cli("history")
+
+    assert result.exit_code == 0
+    assert result.stderr.strip() == "No transactions yet."
+
+
 def test_history_ndjson_prints_one_json_object_per_line(funded: Cli) -> None:
     pay_bob(funded)
 
