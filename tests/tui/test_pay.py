@@ -65,8 +65,7 @@ async def test_each_field_is_checked_as_you_type_and_the_preview_follows(
         assert text_of(pilot, "#recipient-error") == ""
         await type_into(pilot, "amount", "1.234")
         assert (
-            text_of(pilot, "#amount-error")
-            == "DBL amounts take at most 2 decimals; '1.234' has 3"
+            text_of(pilot, "#amount-error") == "DBL amounts take at most 2 decimals; '1.234' has 3"
         )
         assert text_of(pilot, "#preview") == "Fill in the form to see a preview."
         await press(pilot, "backspace")
