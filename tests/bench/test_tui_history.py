@@ -7,7 +7,6 @@ from pathlib import Path
 
 from bench.tui_history import (
     PROFILE,
-    TERMINAL_TIMEOUT_S,
     BenchPassphrase,
     build_wallet,
     describe_request,
@@ -82,9 +81,9 @@ def test_a_terminal_launch_reads_the_first_history_page_off_a_real_pseudo_termin
     home = make_home(base, cached, manifest)
     first_when = newest_when(home.wallet_db(PROFILE), manifest)
 
-    seconds = terminal_launch(base, first_when)
+    seconds = terminal_launch(base, first_when)  # raises if no page shows up in time
 
-    assert 0 < seconds < TERMINAL_TIMEOUT_S
+    assert seconds > 0
 
 
 def test_the_first_page_is_recognised_only_under_the_history_header() -> None:
