@@ -18,13 +18,12 @@ from textual.widgets import Input
 class FormInput(Input):
     async def _on_key(self, event: events.Key) -> None:
         screen = self.screen
-        if screen.focused is not self:
-            target = screen.focused
-            if target is not None:
-                event.stop()
-                event.prevent_default()
-                target.post_message(events.Key(event.key, event.character))
-                return
+        target = screen.focused
+        if target is not None and target is not self:  # focus moved while this key queued
+            event.stop()
+            event.prevent_default()
+            target.post_message(events.Key(event.key, event.character))
+            return
         if event.key in ("tab", "shift+tab"):
             event.stop()
             event.prevent_default()

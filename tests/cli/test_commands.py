@@ -257,6 +257,9 @@ def test_history_csv_starts_with_the_json_field_names(funded: Cli) -> None:
     ]
 
 
+TABLE_HEADER = ["When", "Dir", "Counterparty", "Amount", "Cur", "Status", "Memo", "Id"]
+
+
 def test_history_table_into_a_pipe_keeps_every_value_whole(funded: Cli) -> None:
     """Not a terminal (a pipe, a file, `grep`): nothing is cut to fit 80 columns."""
     memo = "a memo long enough to push the table well past eighty columns"
@@ -264,16 +267,7 @@ def test_history_table_into_a_pipe_keeps_every_value_whole(funded: Cli) -> None:
 
     lines = funded("history").stdout.splitlines()
 
-    assert lines[0].split() == [
-        "When",
-        "Dir",
-        "Counterparty",
-        "Amount",
-        "Cur",
-        "Status",
-        "Memo",
-        "Id",
-    ]
+    assert lines[0].split() == TABLE_HEADER
     newest = lines[1]
     assert len(newest) > 80
     assert newest.startswith(payment["created_at"] + "  out  @bob")
@@ -287,16 +281,7 @@ def test_history_with_nothing_to_show_says_so_on_stderr_and_keeps_the_data_forma
     result = funded("history", "-q", "no-such-memo")
 
     assert result.exit_code == 0
-    assert result.stdout.split() == [
-        "When",
-        "Dir",
-        "Counterparty",
-        "Amount",
-        "Cur",
-        "Status",
-        "Memo",
-        "Id",
-    ]
+    assert result.stdout.split() == TABLE_HEADER  # the header alone
     assert result.stderr.strip() == "No transactions match."
     as_json = funded("history", "-q", "no-such-memo", "-o", "json")
     assert (json.loads(as_json.stdout), as_json.stderr) == ([], "")

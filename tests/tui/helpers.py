@@ -7,6 +7,7 @@ answers start) instead of sleeping for a guessed time.
 from __future__ import annotations
 
 from textual import events
+from textual._xterm_parser import XTermParser  # the driver's own key parser
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
@@ -33,23 +34,14 @@ async def press(pilot: Pilot[None], *keys: str) -> None:
 
 
 async def burst(pilot: Pilot[None], text: str) -> None:
-    """Type `text` as one burst: every key reaches the app before the first is handled,
-    as when a terminal read brings several keys at once (auto-type, a paste without
-    bracketed paste, a fast typist over a slow link). Pilot.press waits after each key,
-    so it cannot show what happens to keys queued behind a Tab. "\t" is Tab, "\x19"
-    Shift+Tab."""
-    for character in text:
-        if character == "\t":
-            key = events.Key("tab", "\t")
-        elif character == "\x19":
-            key = events.Key("shift+tab", None)
-        else:
-            key = events.Key(_KEY_NAMES.get(character, character), character)
+    """Send `text` as a terminal would in one read, through the parser the app's driver
+    uses ("\t" is Tab, "\x1b[Z" Shift+Tab): every key reaches the app before the first is
+    handled, as with auto-type, a paste without bracketed paste, or a fast typist over a
+    slow link. Pilot.press waits after each key, so it cannot show what happens to keys
+    queued behind a Tab."""
+    for key in XTermParser().feed(text):
         pilot.app.post_message(key)
     await settle(pilot)
-
-
-_KEY_NAMES = {".": "full_stop", " ": "space", "@": "at"}
 
 
 async def paste(pilot: Pilot[None], selector: str, text: str) -> None:

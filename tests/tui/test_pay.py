@@ -79,7 +79,7 @@ async def test_keys_typed_ahead_of_tab_land_in_the_field_tab_moves_to(
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         screen = await open_pay(pilot)
         # Tab past the currency (it holds DBL), then Shift+Tab back twice, all at once
-        await burst(pilot, "@carol\t2.50\t\tlunch again\x19\x19")
+        await burst(pilot, "@carol\t2.50\t\tlunch again\x1b[Z\x1b[Z")
         values = {
             field: screen.query_one(f"#{field}", Input).value
             for field in ("recipient", "amount", "currency", "memo")
