@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.worker import get_current_worker
 
-from cpay_cli.tui.format import column_widths
+from cpay_cli.tui.format import column_widths, header
 from cpay_engine.errors import CPayError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def fill_table(
     widths = column_widths(labels, rows)
     table.clear(columns=True)
     for label, width in zip(labels, widths, strict=True):
-        table.add_column(label, width=width)
+        table.add_column(header(label), width=width)
     if keys is None:
         table.add_rows(rows)
     else:

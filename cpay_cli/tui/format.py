@@ -30,12 +30,17 @@ def party(handle: str) -> str:
     return handle if handle == "treasury" else "@" + handle
 
 
+def amount(text: str, style: str = "") -> Text:
+    """A money cell: right-aligned, so that a column's decimal points line up."""
+    return Text(text, style=style, justify="right")
+
+
 def signed_amount(tx: TransactionView) -> Text:
     sign = "+" if tx.direction.value == "in" else "-"
     style = "green" if sign == "+" else ""
     if tx.status.value == "failed":
         style = "dim strike"
-    return Text(f"{sign}{format_amount(tx.amount_minor, tx.currency)}", style=style)
+    return amount(f"{sign}{format_amount(tx.amount_minor, tx.currency)}", style)
 
 
 STATUS_STYLE = {"completed": "", "failed": "red", "pending": "yellow", "unknown": "bold yellow"}
@@ -58,6 +63,12 @@ def history_cells(tx: TransactionView) -> tuple[Text | str, ...]:
 
 
 HISTORY_COLUMNS = ("When", "Dir", "Counterparty", "Amount", "Cur", "Status", "Memo")
+# Columns of money: their headers are right-aligned over the amounts (see `amount`).
+AMOUNT_COLUMNS = frozenset({"Amount", "Available", "Pending"})
+
+
+def header(label: str) -> str | Text:
+    return Text(label, justify="right") if label in AMOUNT_COLUMNS else label
 
 
 def column_widths(

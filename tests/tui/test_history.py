@@ -58,6 +58,26 @@ async def test_history_lists_every_transaction_newest_first(seeded: SeededWallet
         assert isinstance(pilot.app.screen, DashboardScreen), "Esc with no filter: back"
 
 
+async def test_amounts_are_right_aligned_so_their_decimal_points_line_up(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "h")
+        lines = shown(history_table(pilot)).splitlines()
+        header, rows = lines[0], [line for line in lines[1:] if line.strip()]
+        amounts = column(history_table(pilot), "Amount")
+        assert len(rows) == len(amounts) == len(BOBS_MEMOS)
+        # Each amount ends where the header's "Amount" ends; amounts of different
+        # widths (-40.00 next to +1000.00) so share their decimal point's column.
+        end = header.index("Amount") + len("Amount")
+        points = set()
+        for line, amount in zip(rows, amounts, strict=True):
+            assert line[end - len(amount) : end] == amount, (line, amount)
+            points.add(end - len(amount) + amount.index("."))
+        assert len(points) == 1
+        assert len({len(amount) for amount in amounts}) > 1, "the seeded amounts differ in width"
+
+
 async def test_a_filter_keeps_only_matching_rows_and_escape_brings_every_row_back(
     seeded: SeededWallet,
 ) -> None:

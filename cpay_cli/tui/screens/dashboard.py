@@ -13,7 +13,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Sparkline, Static
 
 from cpay_cli.tui.base import CPayScreen, fill_table, worker_cancelled
-from cpay_cli.tui.format import HISTORY_COLUMNS, history_cells, literal, literal_lines, party
+from cpay_cli.tui.format import (
+    HISTORY_COLUMNS,
+    amount,
+    history_cells,
+    literal,
+    literal_lines,
+    party,
+)
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import BalanceView, PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
@@ -186,8 +193,8 @@ class DashboardScreen(CPayScreen):
         rows: list[tuple[Text | str, ...]] = [
             (
                 b.currency,
-                format_amount(b.available_minor, b.currency),
-                format_amount(b.pending_minor, b.currency),
+                amount(format_amount(b.available_minor, b.currency)),
+                amount(format_amount(b.pending_minor, b.currency)),
             )
             for b in data.balances
         ]

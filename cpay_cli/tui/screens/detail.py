@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Header, Static
 
 from cpay_cli.tui.base import CPayScreen
-from cpay_cli.tui.format import literal, literal_lines, party, when
+from cpay_cli.tui.format import amount, header, literal, literal_lines, party, when
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import TransactionView
 from cpay_engine.client import receipt_verifies
@@ -55,7 +55,9 @@ class DetailScreen(CPayScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#detail-postings", DataTable).add_columns("Account", "Amount", "Currency")
+        self.query_one("#detail-postings", DataTable).add_columns(
+            "Account", header("Amount"), "Currency"
+        )
         self.action_refresh()
 
     def action_back(self) -> None:
@@ -95,7 +97,9 @@ class DetailScreen(CPayScreen):
         table = self.query_one("#detail-postings", DataTable)
         table.clear()
         for p in tx.postings:
-            table.add_row(literal(p.account), format_amount(p.amount_minor, p.currency), p.currency)
+            table.add_row(
+                literal(p.account), amount(format_amount(p.amount_minor, p.currency)), p.currency
+            )
         receipt = self.query_one("#detail-receipt", Static)
         if tx.receipt is None:
             receipt.update("No receipt (only completed transactions have one).")

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
 from cpay_cli.tui.base import CPayScreen
-from cpay_cli.tui.format import literal, party, signed_amount, when
+from cpay_cli.tui.format import header, literal, party, signed_amount, when
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
@@ -43,7 +43,7 @@ class NotificationsScreen(CPayScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("When", "What", "Amount", "Memo")
+        self.query_one(DataTable).add_columns("When", "What", header("Amount"), "Memo")
 
     def on_screen_resume(self) -> None:
         # Also sent when the screen is first shown: the one place it loads.
