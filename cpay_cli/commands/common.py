@@ -87,12 +87,20 @@ def parse_order(
     """Every argument of a money-moving command checked before anything is signed."""
     from cpay_engine.domain.model import check_memo, parse_handle, parse_payment_id
     from cpay_engine.domain.money import parse_amount, parse_currency
+    from cpay_engine.errors import InvalidInput
 
+    if payment_id is not None and not payment_id.strip():
+        # `--id "$ID"` with $ID unset: a fresh id here would turn a script's retry into
+        # a second payment, the one thing an id is there to prevent.
+        raise InvalidInput(
+            "--id is empty: give the payment's id (the same one to retry it), or leave "
+            "--id out for a new one"
+        )
     code = parse_currency(currency)
     return MoneyOrder(
         recipient=parse_handle(recipient),
         amount_minor=parse_amount(amount, code),
         currency=code,
         memo=check_memo(memo),
-        payment_id=parse_payment_id(payment_id) if payment_id else new_payment_id(),
+        payment_id=new_payment_id() if payment_id is None else parse_payment_id(payment_id),
     )

@@ -80,6 +80,24 @@ def test_a_bad_payment_id_is_rejected_with_exit_2(funded: Cli) -> None:
     assert_nothing_moved(funded)
 
 
+@pytest.mark.parametrize("command", [("pay", "@bob"), ("admin", "mint", "@bob")])
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_payment_id_is_refused_not_replaced_by_a_new_one(
+    funded: Cli, command: tuple[str, ...], empty: str
+) -> None:
+    """`--id "$ID"` with $ID unset must not pay under a fresh id: a retry would pay twice."""
+    result = funded(*command, "1", "DBL", "--yes", "--id", empty)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "cpay: --id is empty: give the payment's id (the same one to retry it), or leave "
+        "--id out for a new one\n"
+    )
+    assert_nothing_moved(funded)
+    assert funded.available("bob") == "0.00"
+
+
 def test_a_bad_history_query_is_rejected_with_exit_2_listing_the_statuses(
     cli: Cli, initialized: dict[str, Any]
 ) -> None:
