@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from cpay_cli import exits
+from cpay_cli.output import printable
 from cpay_cli.session import Session
 from cpay_engine.errors import CPayError
 
@@ -32,7 +33,9 @@ class CPayGroup(TyperGroup):
                 import traceback
 
                 traceback.print_exc()
-            print(f"cpay: {error.message}", file=sys.stderr)
+            # Messages can carry text from elsewhere (a server's answer, a file name, a
+            # user's input): control characters show as \x.. and never reach the terminal.
+            print(f"cpay: {printable(error.message)}", file=sys.stderr)
             raise typer.Exit(exits.exit_code(error)) from None
         except KeyboardInterrupt:
             print("cpay: interrupted", file=sys.stderr)
@@ -59,7 +62,7 @@ class CPayGroup(TyperGroup):
                     f"internal error ({type(error).__name__}); nothing more was done. "
                     "Re-run with --debug for details and report it."
                 )
-            print(f"cpay: {message}", file=sys.stderr)
+            print(f"cpay: {printable(message)}", file=sys.stderr)
             raise typer.Exit(exits.FAILURE) from None
         finally:
             if isinstance(ctx.obj, Session):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from cpay_cli.paths import Home
 from cpay_cli.preload import Preload
 from cpay_cli.profiles import DEFAULT_PROFILE, Config, Profile, check_profile_name
-from cpay_engine.errors import Cancelled, Unauthenticated
+from cpay_engine.errors import Cancelled, InvalidInput, Unauthenticated
 
 if TYPE_CHECKING:
     from cpay_engine.adapters.crypto import SigningKey
@@ -108,6 +108,11 @@ class Session:
         return self._config
 
     def chosen_profile_name(self) -> str:
+        # An empty --profile or --as is a script's unset variable, not "the default": the
+        # default profile or user is another wallet, another payer. (An empty
+        # CPAY_PROFILE counts as unset, as empty environment variables usually do.)
+        if self.profile_name is not None and not self.profile_name.strip():
+            raise InvalidInput("--profile is empty: name a profile, or leave --profile out")
         name = self.profile_name or os.environ.get("CPAY_PROFILE") or self.config.current
         return check_profile_name(name or DEFAULT_PROFILE)
 
@@ -129,6 +134,12 @@ class Session:
 
     def acting_handle(self) -> str:
         profile = self.profile
+        if self.as_handle is not None and not self.as_handle.strip():
+            default = f" to act as @{profile.default_user}" if profile.default_user else ""
+            raise InvalidInput(
+                "--as is empty: name a user whose key is on this device, or leave --as "
+                f"out{default}"
+            )
         handle = (self.as_handle or profile.default_user).removeprefix("@").lower()
         if not handle:
             raise Unauthenticated(

@@ -76,13 +76,22 @@ def revoke(
     output: Format = OutputOption,
 ) -> None:
     """Revoke one of your keys (for example a lost device's). It cannot be undone."""
+    from cpay_engine.errors import NotFound
+
     s = session(ctx)
     api = s.api()
-    confirm(
-        [f"Revoke key {key_id} of @{s.acting_handle()}? This cannot be undone."],
-        yes=yes,
-        action="revoking a key",
-    )
+    handle = s.acting_handle()
+    # Checked before asking: a typo gets "no such key", not a question about it.
+    key_id = key_id.strip()
+    target = next((k for k in api.list_keys() if k.key_id == key_id), None)
+    if target is None:
+        shown = key_id or "''"
+        raise NotFound(f"@{handle} has no key {shown}: see `cpay key list`")
+    question = [f"Revoke key {key_id} of @{handle}? This cannot be undone."]
+    if key_id == api.key_id:
+        question.append("This device signs with it: it will no longer act as @" + handle + ".")
+    if not target.revoked:
+        confirm(question, yes=yes, action="revoking a key")
     key = api.revoke_key(key_id)
     row = {"key_id": key.key_id, "status": "revoked", "revoked_at": iso_time(key.revoked_at_ms)}
     emit_one(row, output, [("key_id", "Key"), ("status", "Status"), ("revoked_at", "Revoked")])

@@ -141,6 +141,44 @@ def test_an_unknown_profile_fails_with_exit_1_naming_the_known_ones(
     assert "known profiles: default" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        pytest.param(
+            "--as",
+            "cpay: --as is empty: name a user whose key is on this device, or leave --as "
+            "out to act as @alice\n",
+            id="as",
+        ),
+        pytest.param(
+            "--profile",
+            "cpay: --profile is empty: name a profile, or leave --profile out\n",
+            id="profile",
+        ),
+    ],
+)
+def test_an_empty_as_or_profile_is_refused_not_taken_for_the_default(
+    funded: Cli, option: str, message: str
+) -> None:
+    """`--as "$PAYER"` with $PAYER unset must not pay as the profile's own user."""
+    result = funded(option, "", "pay", "@bob", "1", "DBL", "--yes")
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == message
+    assert_nothing_moved(funded)
+
+
+def test_error_messages_show_control_characters_escaped(funded: Cli) -> None:
+    """What an error message repeats (here a handle typed with an escape sequence in it;
+    remotely, a server's words) cannot drive the terminal."""
+    result = funded("--as", "\x1b[2Jmallory", "balance")
+
+    assert result.exit_code == 4
+    assert "\x1b" not in result.stderr
+    assert "no device key for @\\x1b[2jmallory in profile 'default'" in result.stderr
+
+
 def test_any_profile_before_init_fails_with_exit_1_suggesting_init(cli: Cli) -> None:
     result = cli("balance")
 

@@ -437,6 +437,19 @@ def test_revoking_your_only_active_key_is_refused(cli: Cli, initialized: dict[st
     assert cli.json("whoami")["key_id"] == initialized["key_id"]
 
 
+@pytest.mark.parametrize("key_id", ["k00000000000000000000000", "", "  "])
+def test_revoking_a_key_you_do_not_have_says_so_before_asking(
+    cli: Cli, initialized: dict[str, Any], key_id: str
+) -> None:
+    result = cli("key", "revoke", key_id)  # no --yes, no terminal: it must not get to asking
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    shown = key_id.strip() or "''"
+    assert result.stderr == f"cpay: @alice has no key {shown}: see `cpay key list`\n"
+    assert [k["status"] for k in cli.json("key", "list")] == ["active"]
+
+
 def test_revoking_a_key_without_yes_and_without_a_terminal_is_refused(
     cli: Cli, initialized: dict[str, Any]
 ) -> None:
