@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -27,6 +28,10 @@ class Key:
     label: str  # how the key is shown ("^p", "/")
     description: str
     enabled: bool
+    optional: bool = False  # may be left out when the line is too narrow (screen switches)
+
+    def width(self) -> int:
+        return cell_len(f" {self.label} {self.description} ")
 
 
 class KeyBar(Widget):
@@ -75,7 +80,13 @@ class KeyBar(Widget):
                 continue
             actions.add(binding.action)
             keys.append(
-                Key(binding.key, app.get_key_display(binding), binding.description, enabled)
+                Key(
+                    binding.key,
+                    app.get_key_display(binding),
+                    binding.description,
+                    enabled,
+                    optional=binding.action.startswith("switch_mode"),
+                )
             )
         palette = None
         if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
@@ -99,19 +110,36 @@ class KeyBar(Widget):
             text.append(f" {key.description} ", description_style + dim)
             spans.append((start, text.cell_len, key))
 
-        for key in self.keys:
+        palette, tail = self.palette, 0
+        if palette is not None:
+            tail = 1 + len(palette.label) + len(palette.description) + 2
+            if tail >= width:
+                palette, tail = None, 0
+        for key in self._fitting(width - tail):
             add(key, f" {key.label}")
-        if self.palette is not None:  # on the right, as Footer docks it; keys crop under it
-            tail = 1 + len(self.palette.label) + len(self.palette.description) + 2
-            if tail < width:
-                text.truncate(width - tail)
-                text.pad_right(width - tail - text.cell_len)
-                spans = [(start, min(end, width - tail), key) for start, end, key in spans]
-                text.append("▏", PALETTE_EDGE)
-                add(self.palette, self.palette.label)
+        # The palette on the right, as Footer docks it; keys crop under it.
+        if palette is not None:
+            text.truncate(width - tail)
+            text.pad_right(width - tail - text.cell_len)
+            spans = [(start, min(end, width - tail), key) for start, end, key in spans]
+            text.append("▏", PALETTE_EDGE)
+            add(palette, palette.label)
         self._spans = spans
         text.stylize_before(self.rich_style)  # the bar's colours under the keys' own
         return text
+
+    def _fitting(self, room: int) -> list[Key]:
+        """The keys to draw in `room` cells: all of them if they fit, else without the
+        optional ones, dropped from the last; whatever still does not fit is cropped."""
+        keys = list(self.keys)
+        used = sum(key.width() for key in keys)
+        for key in reversed(self.keys):
+            if used <= room:
+                break
+            if key.optional:
+                keys.remove(key)
+                used -= key.width()
+        return keys
 
     def on_click(self, event: events.Click) -> None:
         for start, end, key in self._spans:

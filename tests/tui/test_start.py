@@ -80,6 +80,26 @@ async def test_the_key_bar_shows_the_screens_keys_and_a_click_presses_one(
         assert shown(pilot.app.screen.query_one(KeyBar)).startswith(" g Refresh  d Dashboard")
 
 
+@pytest.mark.parametrize(
+    ("width", "left_out"),
+    [
+        (140, []),
+        (80, ["n Notifications", "a Account", "m Admin"]),
+    ],
+)
+async def test_a_narrow_key_bar_leaves_out_screen_switches_last_first_and_keeps_help(
+    seeded: SeededWallet, width: int, left_out: list[str]
+) -> None:
+    async with seeded.app("alice").run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        line = shown(pilot.app.screen.query_one(KeyBar))
+        for key in ["g Refresh", "d Dashboard", "h History", "p Pay", "? Help", "q Quit"]:
+            assert f" {key} " in line, (key, line)
+        for key in ["n Notifications", "a Account", "m Admin"]:
+            assert (key in line) is (key not in left_out), (key, line)
+        assert line.endswith("^p palette")
+
+
 def test_a_stopped_trend_load_reads_nothing_more(seeded: SeededWallet) -> None:
     api = CountingApi(seeded.api("bob"))
     trend = load_trend(cast(PaymentsAPI, api), seeded.clock(), stopped=lambda: True)

@@ -8,19 +8,25 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+# At most 66 columns a line (the dialog is 72 wide, less its border and padding), so the
+# text never wraps, even in an 80-column terminal.
 KEYS = """\
 Screens (from anywhere)
-  d dashboard   h history   p pay   n notifications   a account   m admin (admins)
+  d  dashboard       h  history         p  pay
+  n  notifications   a  account         m  admin (admins only)
 Moving
-  ↑ ↓ or k j     move            PgUp PgDn      page
-  Home / End     newest / oldest Enter          open the detail
-  /              filter history (same query as `cpay history --query`)
-  Esc            back / close    g              refresh
+  ↑ ↓ or k j   move              PgUp PgDn   page
+  Home End     newest, oldest    Enter       open the detail
+  /            filter the history (the same query as `cpay
+               history --query`)
+  Esc          back, close       g           refresh
 Everywhere
-  Ctrl+P         command palette ?              this help      q  quit
+  Ctrl+P       command palette   ?           this help
+  q            quit
 
-Filter examples: @bob · rent · status:failed · in · currency:DBL · amount:10..50
-                 after:2026-11-01 · before:7d
+Filter examples:
+  @bob · rent · status:failed · in · currency:DBL
+  amount:10..50 · after:2026-11-01 · before:7d
 """
 
 
