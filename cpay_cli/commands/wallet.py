@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,26 @@ from cpay_cli.profiles import KeyRef, Profile
 from cpay_engine.errors import AlreadyInitialized, FailedPrecondition, InvalidInput
 
 if TYPE_CHECKING:
+    from cpay_cli.commands.common import MoneyOrder
     from cpay_cli.session import Session
+    from cpay_engine.api import PaymentsAPI
     from cpay_engine.bootstrap import DbUrl
+
+
+def funds_line(api: PaymentsAPI, order: MoneyOrder) -> str:
+    """The payer's available funds against `order`: paying more than is available is
+    recorded as a failed payment, so the question says so before it is asked."""
+    from cpay_engine.domain.money import format_amount
+
+    cur = order.currency
+    have = sum(b.available_minor for b in api.balances(cur) if b.currency == cur)
+    if have < order.amount_minor:
+        return (
+            f"  not enough: you have {format_amount(have, cur)} {cur}; this payment would be "
+            "recorded as failed"
+        )
+    left = format_amount(have - order.amount_minor, cur)
+    return f"  you have {format_amount(have, cur)} {cur}; {left} {cur} after"
 
 
 def default_handle() -> str:
@@ -287,6 +306,8 @@ def register(app: typer.Typer) -> None:
             f"Pay {order.amount} from @{s.acting_handle()} to @{order.recipient} ({mode_label(s)})",
             f"  payment id {order.payment_id}" + (f"; memo: {memo!r}" if memo else ""),
         ]
+        if not yes and sys.stdin.isatty():  # about to ask: say what the payer has first
+            preview.append(funds_line(api, order))
         confirm(preview, yes=yes, action="a payment")
         result = api.pay(
             payment_id=order.payment_id,

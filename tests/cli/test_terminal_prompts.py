@@ -82,6 +82,29 @@ def test_the_payment_prompt_answers_as_designed(
 
 
 @pytest.mark.parametrize(
+    ("amount", "says"),
+    [
+        pytest.param("1", "  you have 100.00 DBL; 99.00 DBL after", id="enough"),
+        pytest.param(
+            "100.01",
+            "  not enough: you have 100.00 DBL; this payment would be recorded as failed",
+            id="not-enough",
+        ),
+    ],
+)
+def test_the_payment_prompt_says_what_the_payer_has_first(
+    funded: Cli, amount: str, says: str
+) -> None:
+    code, shown = in_terminal(["pay", "@bob", amount, "DBL"], b"n\r")
+
+    assert code == 3, shown
+    lines = shown.replace("\r\n", "\n").split("\n")
+    assert says in lines, shown
+    assert lines.index(says) < next(i for i, line in enumerate(lines) if "Proceed?" in line)
+    assert funded.available("alice") == "100.00"
+
+
+@pytest.mark.parametrize(
     ("keys", "exit_code", "says"),
     [
         pytest.param(b"\x04", 3, "cpay: no passphrase given (end of input)", id="ctrl-d"),

@@ -42,6 +42,10 @@ def text_of(pilot: Pilot[None], selector: str) -> str:
     return shown(pilot.app.screen.query_one(selector, Static))
 
 
+def dbl(minor: int) -> str:
+    return format_amount(minor, "DBL")
+
+
 def words(text: str) -> str:
     """Text as one line: long results wrap on screen."""
     return " ".join(text.split())
@@ -70,7 +74,31 @@ async def test_each_field_is_checked_as_you_type_and_the_preview_follows(
         assert text_of(pilot, "#preview") == "Fill in the form to see a preview."
         await press(pilot, "backspace")
         assert text_of(pilot, "#amount-error") == ""
-        assert text_of(pilot, "#preview") == "Pay 1.23 DBL to @carol (from @bob)"
+        assert text_of(pilot, "#preview") == (
+            "Pay 1.23 DBL to @carol (from @bob)\n"
+            f"You have {dbl(BOB_AVAILABLE)} DBL; {dbl(BOB_AVAILABLE - 123)} DBL after this payment."
+        )
+
+
+async def test_the_preview_warns_before_paying_more_than_is_available(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", dbl(BOB_AVAILABLE + 1))
+        warning = (
+            f"Not enough: you have {dbl(BOB_AVAILABLE)} DBL; this payment would be recorded as "
+            "failed."
+        )
+        assert text_of(pilot, "#preview").split("\n")[1] == warning
+        await press(pilot, "ctrl+s")
+        assert warning in words(confirm_text(pilot))
+        await press(pilot, "n")
+        await paste(pilot, "#amount", dbl(BOB_AVAILABLE))
+        assert text_of(pilot, "#preview").split("\n")[1] == (
+            f"You have {dbl(BOB_AVAILABLE)} DBL; 0.00 DBL after this payment."
+        )
+    assert seeded.available("bob") == BOB_AVAILABLE
 
 
 async def test_keys_typed_ahead_of_tab_land_in_the_field_tab_moves_to(
@@ -91,7 +119,7 @@ async def test_keys_typed_ahead_of_tab_land_in_the_field_tab_moves_to(
             "memo": "lunch again",
         }
         assert screen.focused is screen.query_one("#amount", Input)
-        assert text_of(pilot, "#preview") == "Pay 2.50 DBL to @carol (from @bob)"
+        assert text_of(pilot, "#preview").startswith("Pay 2.50 DBL to @carol (from @bob)\n")
 
 
 async def test_submitting_an_incomplete_form_asks_for_fixes_and_sends_nothing(

@@ -23,7 +23,7 @@ from cpay_cli.tui.format import literal, literal_lines
 from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
 from cpay_cli.tui.screens.confirm import ConfirmScreen
-from cpay_engine.api import PaymentResult
+from cpay_engine.api import BalanceView, PaymentResult
 from cpay_engine.domain.model import check_memo, parse_handle
 from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
 from cpay_engine.errors import CPayError, OutcomeUnknown, Unavailable
@@ -76,6 +76,7 @@ class PaymentForm(CPayScreen):
         super().__init__()
         self._pending_id: str | None = None
         self._pending_order: Order | None = None
+        self._available: dict[str, int] | None = None  # by currency, once loaded
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,6 +121,18 @@ class PaymentForm(CPayScreen):
 
     def on_screen_resume(self) -> None:
         self.query_one("#recipient", Input).focus()
+        self._load_funds()
+
+    def _load_funds(self) -> None:
+        """What the payer has, for the preview (none for a mint: the treasury has no limit)."""
+        if self.VERB != "Pay":
+            return
+        api = self.cpay.api
+        self.call_api(api.balances, self._learn_funds, group="funds", failed=lambda _error: None)
+
+    def _learn_funds(self, balances: list[BalanceView]) -> None:
+        self._available = {b.currency: b.available_minor for b in balances}
+        self._show_preview()
 
     def _learn_counterparties(self, page: object) -> None:
         names = sorted(
@@ -175,11 +188,33 @@ class PaymentForm(CPayScreen):
             self.query_one(f"#{field}-error", Static).update(literal(errors.get(field, "")))
         else:
             self.query_one(f"#{field}-error", Static).update("")
+        self._show_preview(order)
+
+    def _show_preview(self, order: Order | None = None) -> None:
+        order = order or self._order()[0]
         preview = self.query_one("#preview", Static)
         if order is None:
             preview.update("Fill in the form to see a preview.")
-        else:
-            preview.update(literal(self._preview_lines(order)[0]))
+            return
+        text = literal(self._preview_lines(order)[0])
+        funds = self._funds(order)
+        if funds is not None:
+            line, enough = funds
+            text.append("\n").append_text(literal(line, "" if enough else "bold yellow"))
+        preview.update(text)
+
+    def _funds(self, order: Order) -> tuple[str, bool] | None:
+        """The payer's funds against this payment once known, and whether they suffice:
+        paying more than is available is recorded as a failed payment, so the preview
+        says so first."""
+        if self.VERB != "Pay" or self._available is None:
+            return None
+        have = self._available.get(order.currency, 0)
+        shown = f"{format_amount(have, order.currency)} {order.currency}"
+        if have < order.amount_minor:
+            return f"Not enough: you have {shown}; this payment would be recorded as failed.", False
+        left = format_amount(have - order.amount_minor, order.currency)
+        return f"You have {shown}; {left} {order.currency} after this payment.", True
 
     def _preview_lines(self, order: Order) -> list[str]:
         me = self.cpay.account.handle
@@ -190,6 +225,9 @@ class PaymentForm(CPayScreen):
         ]
         if order.memo:
             lines.append(f"Memo: {order.memo}")
+        funds = self._funds(order)
+        if funds is not None:
+            lines.append(funds[0])
         return lines
 
     # --- submit ------------------------------------------------------------------------
@@ -261,6 +299,7 @@ class PaymentForm(CPayScreen):
         self.notify(f"{self.VERB}: {tx.status.value}", severity="information")
         for name in ("amount", "memo"):
             self.query_one(f"#{name}", Input).value = ""
+        self._load_funds()
 
     def _send_failed(self, error: CPayError) -> None:
         self.query_one("#submit", Button).disabled = False
