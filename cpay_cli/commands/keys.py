@@ -89,7 +89,7 @@ def revoke(
         raise NotFound(f"@{handle} has no key {shown}: see `cpay key list`")
     question = [f"Revoke key {key_id} of @{handle}? This cannot be undone."]
     if key_id == api.key_id:
-        question.append("This device signs with it: it will no longer act as @" + handle + ".")
+        question.append(f"This device signs with it: it will no longer act as @{handle}.")
     if not target.revoked:
         confirm(question, yes=yes, action="revoking a key")
     key = api.revoke_key(key_id)

@@ -132,7 +132,7 @@ class PaymentForm(CPayScreen):
 
     def _learn_funds(self, balances: list[BalanceView]) -> None:
         self._available = {b.currency: b.available_minor for b in balances}
-        self._show_preview()
+        self._show_preview(self._order()[0])
 
     def _learn_counterparties(self, page: object) -> None:
         names = sorted(
@@ -190,8 +190,7 @@ class PaymentForm(CPayScreen):
             self.query_one(f"#{field}-error", Static).update("")
         self._show_preview(order)
 
-    def _show_preview(self, order: Order | None = None) -> None:
-        order = order or self._order()[0]
+    def _show_preview(self, order: Order | None) -> None:
         preview = self.query_one("#preview", Static)
         if order is None:
             preview.update("Fill in the form to see a preview.")
