@@ -17,7 +17,6 @@ import typer
 from typer.core import TyperGroup
 
 from cpay_cli import exits
-from cpay_cli.output import printable
 from cpay_cli.session import Session
 from cpay_engine.errors import CPayError
 
@@ -35,7 +34,7 @@ class CPayGroup(TyperGroup):
                 traceback.print_exc()
             # Messages can carry text from elsewhere (a server's answer, a file name, a
             # user's input): control characters show as \x.. and never reach the terminal.
-            print(f"cpay: {printable(error.message)}", file=sys.stderr)
+            print(f"cpay: {_printable(error.message)}", file=sys.stderr)
             raise typer.Exit(exits.exit_code(error)) from None
         except KeyboardInterrupt:
             print("cpay: interrupted", file=sys.stderr)
@@ -62,11 +61,17 @@ class CPayGroup(TyperGroup):
                     f"internal error ({type(error).__name__}); nothing more was done. "
                     "Re-run with --debug for details and report it."
                 )
-            print(f"cpay: {printable(message)}", file=sys.stderr)
+            print(f"cpay: {_printable(message)}", file=sys.stderr)
             raise typer.Exit(exits.FAILURE) from None
         finally:
             if isinstance(ctx.obj, Session):
                 ctx.obj.close()
+
+
+def _printable(text: str) -> str:
+    from cpay_cli.output import printable  # on the error path only, not at every start
+
+    return printable(text)
 
 
 def _debugging(ctx: Any) -> bool:

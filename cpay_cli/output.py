@@ -45,6 +45,17 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def funds_note(have_minor: int, amount_minor: int, currency: str) -> tuple[str, bool]:
+    """What a payer has against a payment, for its preview, and whether it is enough:
+    paying more than is available is recorded as a failed payment, so a preview says so
+    before anything is sent (`cpay pay`, and the TUI's pay form)."""
+    have = f"{format_amount(have_minor, currency)} {currency}"
+    if have_minor < amount_minor:
+        return f"Not enough: you have {have}; this payment would be recorded as failed.", False
+    left = format_amount(have_minor - amount_minor, currency)
+    return f"You have {have}; {left} {currency} after this payment.", True
+
+
 def iso_time(ms: int) -> str:
     return (
         datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -25,6 +25,7 @@ from cpay_cli.output import (
     Format,
     emit,
     emit_one,
+    funds_note,
     history_row,
     payment_row,
     say,
@@ -40,19 +41,10 @@ if TYPE_CHECKING:
 
 
 def funds_line(api: PaymentsAPI, order: MoneyOrder) -> str:
-    """The payer's available funds against `order`: paying more than is available is
-    recorded as a failed payment, so the question says so before it is asked."""
-    from cpay_engine.domain.money import format_amount
-
+    """The payer's available funds against `order` (output.funds_note), for the preview."""
     cur = order.currency
     have = sum(b.available_minor for b in api.balances(cur) if b.currency == cur)
-    if have < order.amount_minor:
-        return (
-            f"  not enough: you have {format_amount(have, cur)} {cur}; this payment would be "
-            "recorded as failed"
-        )
-    left = format_amount(have - order.amount_minor, cur)
-    return f"  you have {format_amount(have, cur)} {cur}; {left} {cur} after"
+    return "  " + funds_note(have, order.amount_minor, cur)[0]
 
 
 def default_handle() -> str:

@@ -84,10 +84,10 @@ def test_the_payment_prompt_answers_as_designed(
 @pytest.mark.parametrize(
     ("amount", "says"),
     [
-        pytest.param("1", "  you have 100.00 DBL; 99.00 DBL after", id="enough"),
+        pytest.param("1", "  You have 100.00 DBL; 99.00 DBL after this payment.", id="enough"),
         pytest.param(
             "100.01",
-            "  not enough: you have 100.00 DBL; this payment would be recorded as failed",
+            "  Not enough: you have 100.00 DBL; this payment would be recorded as failed.",
             id="not-enough",
         ),
     ],

@@ -7,6 +7,7 @@ from cpay_cli.tui.screens.pay import MoneyCall, PaymentForm
 
 class AdminScreen(PaymentForm):
     VERB = "Mint"
+    FROM_TREASURY = True
     fixed_currency = "DBL"
 
     def operation(self) -> MoneyCall:

@@ -18,6 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Header, Input, Label, Static
 
+from cpay_cli.output import funds_note
 from cpay_cli.tui.base import CPayScreen
 from cpay_cli.tui.format import literal, literal_lines
 from cpay_cli.tui.inputs import FormInput
@@ -66,6 +67,7 @@ class PaymentForm(CPayScreen):
     """Subclasses set the verb and call the API."""
 
     VERB = "Pay"
+    FROM_TREASURY = False  # the mint form's money comes from the treasury, which has no limit
     BINDINGS = [  # noqa: RUF012
         Binding("ctrl+s", "submit", "Review & send"),
         Binding("escape", "back", "Back"),
@@ -124,8 +126,8 @@ class PaymentForm(CPayScreen):
         self._load_funds()
 
     def _load_funds(self) -> None:
-        """What the payer has, for the preview (none for a mint: the treasury has no limit)."""
-        if self.VERB != "Pay":
+        """What the payer has, for the preview."""
+        if self.FROM_TREASURY:
             return
         api = self.cpay.api
         self.call_api(api.balances, self._learn_funds, group="funds", failed=lambda _error: None)
@@ -203,23 +205,18 @@ class PaymentForm(CPayScreen):
         preview.update(text)
 
     def _funds(self, order: Order) -> tuple[str, bool] | None:
-        """The payer's funds against this payment once known, and whether they suffice:
-        paying more than is available is recorded as a failed payment, so the preview
-        says so first."""
-        if self.VERB != "Pay" or self._available is None:
+        """The payer's funds against this payment (output.funds_note), once loaded."""
+        if self._available is None:
             return None
-        have = self._available.get(order.currency, 0)
-        shown = f"{format_amount(have, order.currency)} {order.currency}"
-        if have < order.amount_minor:
-            return f"Not enough: you have {shown}; this payment would be recorded as failed.", False
-        left = format_amount(have - order.amount_minor, order.currency)
-        return f"You have {shown}; {left} {order.currency} after this payment.", True
+        return funds_note(
+            self._available.get(order.currency, 0), order.amount_minor, order.currency
+        )
 
     def _preview_lines(self, order: Order) -> list[str]:
         me = self.cpay.account.handle
         ctx = self.cpay.context
         lines = [
-            f"{self.VERB} {order.preview()} (from @{me if self.VERB == 'Pay' else 'treasury'})",
+            f"{self.VERB} {order.preview()} (from @{'treasury' if self.FROM_TREASURY else me})",
             f"Profile '{ctx.profile}', {ctx.mode} mode ({ctx.target})",
         ]
         if order.memo:
