@@ -142,6 +142,9 @@ class SignedClient:
         method = method_name(rpc)
         raw = body.SerializeToString()
         attempt = 0
+        # Once one attempt may have reached the server, the outcome stays unknown whatever
+        # the later attempts meet (a retry refused at connect says nothing about the first).
+        sent: CPayError | None = None
         while True:
             timestamp, nonce = self._clock(), os.urandom(16)
             signature = self._key.sign(
@@ -158,13 +161,14 @@ class SignedClient:
             try:
                 return self.transport.call(method, request, response_type)
             except (Unavailable, RateLimited) as exc:
+                if sent is None and isinstance(exc, Unavailable) and exc.details.get("maybe_sent"):
+                    sent = exc
                 attempt += 1
                 if attempt < self._retry.attempts:
                     self._sleep(self._retry.delay(attempt))
                     continue
-                maybe_sent = bool(exc.details.get("maybe_sent"))
-                if isinstance(exc, Unavailable) and rpc in STATE_CHANGING and maybe_sent:
-                    raise _unknown(rpc, payment_id, exc) from None
+                if sent is not None and rpc in STATE_CHANGING:
+                    raise _unknown(rpc, payment_id, sent) from None
                 raise
             except OutcomeUnknown as exc:
                 raise _unknown(rpc, payment_id, exc) from None

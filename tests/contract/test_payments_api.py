@@ -27,7 +27,7 @@ from grpc_status import rpc_status
 
 from cpay_engine.adapters.crypto import SigningKey
 from cpay_engine.api import BalanceView, PaymentResult, PaymentsAPI, TransactionView
-from cpay_engine.client import RetryPolicy, SignedClient, receipt_verifies
+from cpay_engine.client import InProcessTransport, RetryPolicy, SignedClient, receipt_verifies
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.domain.signing import signing_input
@@ -933,6 +933,47 @@ def test_a_payment_sent_but_unanswered_in_time_is_outcome_unknown_and_show_resol
     assert "may or may not have been made" in caught.value.message
     assert "cpay show pay-slow-01" in caught.value.message
     assert resolved.status is TxStatus.COMPLETED
+
+
+class _AnswerLostThenRefused:
+    """The first attempt reaches the engine and its answer is lost (the connection reset
+    after the server acted); every retry is then refused at connect (the server is gone)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.inner = InProcessTransport(engine)
+        self.attempts = 0
+
+    def call(self, method: str, request: Message, response_type: type[Message]) -> Message:
+        self.attempts += 1
+        if self.attempts == 1:
+            self.inner.call(method, request, response_type)
+            raise Unavailable("connection reset by peer", details={"maybe_sent": "1"})
+        raise Unavailable("connection refused; nothing was sent: check the server")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_payment_whose_answer_was_lost_stays_unknown_when_the_retries_cannot_connect(
+    wallet: Wallet,
+) -> None:
+    """A retry refused at connect says nothing about the first attempt: the payment may
+    have been made (here it was), so the outcome is unknown, never "nothing was sent"."""
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    transport = _AnswerLostThenRefused(wallet.engine)
+    client = SignedClient(
+        transport, wallet.keys["alice"], retry=RetryPolicy(attempts=3), sleep=lambda _: None
+    )
+
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.pay(payment_id="pay-reset-01", recipient="bob", amount_minor=100, currency=DBL)
+
+    assert transport.attempts == 3
+    assert "may or may not have been made" in caught.value.message
+    assert "connection reset by peer" in caught.value.message
+    assert "nothing was sent" not in caught.value.message
+    assert wallet.client("alice").transaction("pay-reset-01").status is TxStatus.COMPLETED
 
 
 def test_a_read_from_a_stopped_server_ends_as_unavailable(wallet: Wallet) -> None:
