@@ -24,6 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+ECHO_CHARS = 64
+
+
+def quoted(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text` as a message repeats what a client sent: quoted, and cut to `limit`
+    characters. A message must not grow with its input: over gRPC it travels in the
+    response's headers, which clients refuse past a few KiB."""
+    if len(text) <= limit:
+        return f"'{text}'"
+    return f"'{text[:limit]}…' ({len(text)} characters)"
+
 
 class CPayError(Exception):
     """Base class. `message` says what happened and what to do next."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import TypeVar
 
-from cpay_engine.errors import InvalidInput
+from cpay_engine.errors import InvalidInput, quoted
 
 T = TypeVar("T")
 
@@ -50,19 +50,19 @@ def parse_handle(text: str) -> str:
     handle = raw.lower()
     if not _HANDLE_RE.match(handle):
         raise InvalidInput(
-            f"'{text}' is not a handle: use 2-32 letters, digits or '_', starting with a letter "
-            f"(for example @alice)"
+            f"{quoted(text)} is not a handle: use 2-32 letters, digits or '_', starting with "
+            "a letter (for example @alice)"
         )
     if handle == TREASURY_HANDLE:
-        raise InvalidInput(f"'{text}' is reserved for the system")
+        raise InvalidInput(f"{quoted(text)} is reserved for the system")
     return handle
 
 
 def parse_payment_id(text: str) -> str:
     if not _PAYMENT_ID_RE.match(text):
         raise InvalidInput(
-            f"'{text}' is not a payment id: use 8-64 characters from letters, digits and . _ : - "
-            f"(a UUID works)"
+            f"{quoted(text)} is not a payment id: use 8-64 characters from letters, digits "
+            "and . _ : - (a UUID works)"
         )
     return text
 
@@ -80,7 +80,7 @@ def parse_role(text: str) -> Role:
         return Role(text.lower())
     except ValueError:
         choices = ", ".join(r.value for r in Role)
-        raise InvalidInput(f"'{text}' is not a role: choose one of {choices}") from None
+        raise InvalidInput(f"{quoted(text)} is not a role: choose one of {choices}") from None
 
 
 # --- short ids -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from cpay_engine.errors import InvalidInput
+from cpay_engine.errors import InvalidInput, quoted
 
 DABLOON = "DBL"
 
@@ -56,7 +56,7 @@ def parse_currency(text: str) -> str:
     """Return the upper-case ISO code (or DBL); reject anything else."""
     if not _CURRENCY_RE.match(text or ""):
         raise InvalidInput(
-            f"'{text}' is not a currency code: use three letters such as DBL, USD, EUR or JPY"
+            f"{quoted(text)} is not a currency code: use three letters such as DBL, USD, EUR or JPY"
         )
     code = text.upper()
     if code not in CURRENCY_EXPONENTS:
@@ -84,13 +84,13 @@ def parse_amount(text: str, currency: str) -> int:
     m = _AMOUNT_RE.match(text)
     if m is None:
         raise InvalidInput(
-            f"'{text}' is not an amount: write digits with an optional decimal point, "
+            f"{quoted(text)} is not an amount: write digits with an optional decimal point, "
             f"such as 12.50 (no signs, spaces, separators or exponents)"
         )
     frac = m.group("frac") or ""
     if len(frac) > exp:
         allowed = "no decimals" if exp == 0 else f"at most {exp} decimal{'s' if exp > 1 else ''}"
-        raise InvalidInput(f"{code} amounts take {allowed}; '{text}' has {len(frac)}")
+        raise InvalidInput(f"{code} amounts take {allowed}; {quoted(text)} has {len(frac)}")
     minor: int = int(m.group("int")) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
     if minor == 0:
         raise InvalidInput("the amount must be greater than zero")

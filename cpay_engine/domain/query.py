@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from cpay_engine.domain.model import Direction, TxStatus, parse_handle
 from cpay_engine.domain.money import DABLOON, parse_amount, parse_currency
-from cpay_engine.errors import InvalidInput
+from cpay_engine.errors import InvalidInput, quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ def parse_duration_s(text: str) -> int:
     """'30m', '24h', '7d', '2w' -> seconds."""
     m = _AGE_RE.match(text)
     if not m or int(m.group(1)) == 0:
-        raise InvalidInput(f"'{text}' is not a duration: use 30m, 24h, 7d or 2w")
+        raise InvalidInput(f"{quoted(text)} is not a duration: use 30m, 24h, 7d or 2w")
     return int(timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))}).total_seconds())
 
 
@@ -128,7 +128,7 @@ def _parse_when(text: str, now_ms: int) -> int:
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
-            f"'{text}' is not a time: use a date (2026-11-01), an ISO timestamp "
+            f"{quoted(text)} is not a time: use a date (2026-11-01), an ISO timestamp "
             f"(2026-11-01T09:30) or an age (30m, 24h, 7d, 2w)"
         ) from None
     if dt.tzinfo is None:
@@ -156,7 +156,7 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
                 f = replace(f, status=TxStatus(value.lower()))
             except ValueError:
                 choices = "|".join(s.value for s in TxStatus)
-                raise InvalidInput(f"'{value}' is not a status: use {choices}") from None
+                raise InvalidInput(f"{quoted(value)} is not a status: use {choices}") from None
         elif sep and key == "amount":
             amount_spec = value
         elif sep and key in ("after", "since"):
@@ -165,7 +165,8 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
             f = replace(f, until_ms=parse_when(value, now_ms))
         elif sep and key.isalpha() and value:
             raise InvalidInput(
-                f"unknown filter '{key}:' — use with:, currency:, status:, amount:, after:, before:"
+                f"unknown filter {quoted(key + ':')} — use with:, currency:, status:, amount:, "
+                "after:, before:"
             )
         else:
             words.append(token)
@@ -187,7 +188,7 @@ def _apply_amount(f: HistoryFilter, spec: str) -> HistoryFilter:
         lo = parse_amount(low, currency) if low else 0
         hi = parse_amount(high, currency) if high else 0
         if lo and hi and lo > hi:
-            raise InvalidInput(f"amount range '{spec}' is empty: put the smaller bound first")
+            raise InvalidInput(f"amount range {quoted(spec)} is empty: put the smaller bound first")
         return replace(f, min_amount_minor=lo, max_amount_minor=hi)
     exact = parse_amount(spec, currency)
     return replace(f, min_amount_minor=exact, max_amount_minor=exact)

@@ -24,6 +24,12 @@ from cpay_engine.errors import (
 )
 
 ERROR_DOMAIN = "cpay.dev"
+# The status travels in the response's headers, its message twice (grpc-message and inside
+# grpc-status-details-bin): clients refuse headers past 8-16 KiB, and then see
+# RESOURCE_EXHAUSTED instead of the error. Messages cut their echoes short (errors.quoted);
+# these caps hold for any message or detail that does not.
+MAX_MESSAGE_CHARS = 1024
+MAX_DETAIL_CHARS = 256
 
 STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
     "invalid_input": grpc.StatusCode.INVALID_ARGUMENT,
@@ -44,15 +50,19 @@ STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
 
 def to_status(error: CPayError) -> grpc.Status:
     code = STATUS_BY_CODE.get(error.code, grpc.StatusCode.INTERNAL)
-    info = error_details_pb2.ErrorInfo(
-        reason=error.code, domain=ERROR_DOMAIN, metadata=error.details
-    )
+    metadata = {key: _cut(value, MAX_DETAIL_CHARS) for key, value in error.details.items()}
+    info = error_details_pb2.ErrorInfo(reason=error.code, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)
+    message = _cut(error.message, MAX_MESSAGE_CHARS)
     status: grpc.Status = rpc_status.to_status(
-        status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+        status_pb2.Status(code=code.value[0], message=message, details=[detail])
     )
     return status
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # gRPC fails a call with UNAVAILABLE and these details when the channel never reached a
@@ -72,7 +82,10 @@ TLS_MISMATCH = ("handshake", "Socket closed")
 
 def from_rpc_error(error: grpc.RpcError, target: str) -> CPayError:
     """Rebuild the CPayError the server raised, or translate a transport failure."""
-    status = rpc_status.from_call(error)
+    try:
+        status = rpc_status.from_call(error)
+    except ValueError:  # details that contradict the status: a proxy's, or cut in transit
+        status = None
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):

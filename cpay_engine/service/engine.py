@@ -47,6 +47,7 @@ from cpay_engine.errors import (
     PermissionDenied,
     Unauthenticated,
     Unavailable,
+    quoted,
 )
 from cpay_engine.service import handlers
 from cpay_engine.service.ports import (
@@ -338,7 +339,7 @@ class Engine:
                 found, owner = reader.get_key_and_owner(key_id)
             if found is None or owner is None:
                 raise Unauthenticated(
-                    f"unknown key {key_id}: this device is not registered with the wallet"
+                    f"unknown key {quoted(key_id)}: this device is not registered with the wallet"
                 )
             known = _remember(self._known_keys, key_id, (found, owner))
         if known[0].revoked_at_ms is not None:

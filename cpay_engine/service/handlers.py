@@ -55,6 +55,7 @@ from cpay_engine.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    quoted,
 )
 from cpay_engine.service import verify
 from cpay_engine.service.ports import (
@@ -511,7 +512,7 @@ def _own_transaction_by_prefix(ctx: Context, prefix: str) -> TxRecord:
         hint = "check the id with `cpay history`"
         if len(prefix) < MIN_ID_PREFIX:
             hint = f"give the whole id or its first {MIN_ID_PREFIX} characters at least ({hint})"
-        raise NotFound(f"no transaction {prefix} that you can see: {hint}")
+        raise NotFound(f"no transaction {quoted(prefix)} that you can see: {hint}")
     return tx
 
 
@@ -586,7 +587,7 @@ def rotate_key(ctx: Context, body: pb.RotateKeyRequest.Body) -> Outcome:
 def revoke_key(ctx: Context, body: pb.RevokeKeyRequest.Body) -> Outcome:
     target = ctx.uow.get_key(body.key_id.strip())
     if target is None or target.user_id != ctx.user.id:
-        raise NotFound(f"no key {body.key_id} of yours: see `cpay key list`")
+        raise NotFound(f"no key {quoted(body.key_id)} of yours: see `cpay key list`")
     if target.revoked_at_ms is not None:
         return Outcome(pb.RevokeKeyResponse(key=key_pb(target)))
     active = [k for k in ctx.uow.list_keys(ctx.user.id) if k.revoked_at_ms is None]

@@ -373,7 +373,7 @@ def test_show_of_an_unknown_id_fails_and_points_to_history(funded: Cli) -> None:
 
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr.startswith("cpay: no transaction 00000000-0000-0000-0000-000000000000")
+    assert result.stderr.startswith("cpay: no transaction '00000000-0000-0000-0000-000000000000'")
     assert "cpay history" in result.stderr
 
 

@@ -191,7 +191,7 @@ def test_a_transaction_is_found_by_a_unique_start_of_its_id(people: Engines) -> 
     assert bob.transaction("abcd1").direction is Direction.IN  # the payee's own, too
     with pytest.raises(InvalidInput, match=r"more than one .* starting with abcd"):
         alice.transaction("abcd")
-    with pytest.raises(NotFound, match=r"abc .* first 4 characters at least"):  # too short
+    with pytest.raises(NotFound, match=r"'abc' .* first 4 characters at least"):  # too short
         alice.transaction("abc")
     with pytest.raises(NotFound, match="abcd1"):  # someone else's: not carol's to find
         carol.transaction("abcd1")
@@ -324,6 +324,21 @@ REFUSALS = [
         NotFound,
         "no-such-tx-01",
     ),
+    # Over gRPC the message travels in the response headers: an echo of a huge value
+    # must stay short, or the client sees RESOURCE_EXHAUSTED instead of the error.
+    Refusal(
+        "huge-transaction-id",
+        lambda w: w.api("bob").transaction("a" * 20_000),
+        NotFound,
+        "(20000 characters)",
+    ),
+    Refusal("huge-payee", _pay("alice", Order(recipient="b" * 30_000)), InvalidInput, "30000 char"),
+    Refusal(
+        "huge-currency", _pay("alice", Order(currency="X" * 30_000)), InvalidInput, "30000 char"
+    ),
+    Refusal(
+        "huge-payment-id", _pay("alice", Order(payment_id="p" * 30_000)), InvalidInput, "30000"
+    ),
     Refusal("pay-yourself", _pay("alice", Order(recipient="alice")), InvalidInput, "yourself"),
     Refusal("not-dabloons", _pay("alice", Order(currency="USD")), InvalidInput, "DBL"),
     Refusal("bad-payment-id", _pay("alice", Order(payment_id="x")), InvalidInput, "payment id"),
@@ -393,6 +408,7 @@ def test_every_refusal_reaches_the_caller_as_the_same_class_and_code_and_moves_n
     assert type(caught.value) is refusal.expected
     assert caught.value.code == refusal.expected.code
     assert refusal.says in caught.value.message
+    assert len(caught.value.message) < 400
     assert {h: balances(people.api(h)) for h in before} == before
 
 
