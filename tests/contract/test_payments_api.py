@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 import grpc
 import pytest
@@ -50,6 +50,8 @@ from cpay_engine.service.engine import METHODS, SERVICE, Engine, method_name
 from cpay_engine.wire import cpay_pb2 as pb
 from tests.contract.conftest import Engines, Served
 from tests.support import Wallet
+
+R = TypeVar("R", bound=Message)
 
 DBL = "DBL"
 
@@ -959,7 +961,7 @@ class _AnswerLostThenRefused:
         self.inner = InProcessTransport(engine)
         self.attempts = 0
 
-    def call(self, method: str, request: Message, response_type: type[Message]) -> Message:
+    def call(self, method: str, request: Message, response_type: type[R]) -> R:
         self.attempts += 1
         if self.attempts == 1:
             self.inner.call(method, request, response_type)
