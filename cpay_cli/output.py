@@ -46,12 +46,13 @@ def printable(text: str) -> str:
 
 
 def funds_note(have_minor: int, amount_minor: int, currency: str) -> tuple[str, bool]:
-    """What a payer has against a payment, for its preview, and whether it is enough:
-    paying more than is available is recorded as a failed payment, so a preview says so
-    before anything is sent (`cpay pay`, and the TUI's pay form)."""
+    """What a payer has against a payment, for its preview, and whether it is enough, so
+    a preview says so before anything is sent (`cpay pay`, and the TUI's pay form). Not
+    what the engine will do about it: a Dabloon payment is recorded as failed, another
+    currency may be refused outright."""
     have = f"{format_amount(have_minor, currency)} {currency}"
     if have_minor < amount_minor:
-        return f"Not enough: you have {have}; this payment would be recorded as failed.", False
+        return f"Not enough: you have {have}; this payment would fail.", False
     left = format_amount(have_minor - amount_minor, currency)
     return f"You have {have}; {left} {currency} after this payment.", True
 

@@ -87,7 +87,7 @@ def test_the_payment_prompt_answers_as_designed(
         pytest.param("1", "  You have 100.00 DBL; 99.00 DBL after this payment.", id="enough"),
         pytest.param(
             "100.01",
-            "  Not enough: you have 100.00 DBL; this payment would be recorded as failed.",
+            "  Not enough: you have 100.00 DBL; this payment would fail.",
             id="not-enough",
         ),
     ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -86,10 +88,7 @@ async def test_the_preview_warns_before_paying_more_than_is_available(
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         await fill_order(pilot, "@carol", dbl(BOB_AVAILABLE + 1))
-        warning = (
-            f"Not enough: you have {dbl(BOB_AVAILABLE)} DBL; this payment would be recorded as "
-            "failed."
-        )
+        warning = f"Not enough: you have {dbl(BOB_AVAILABLE)} DBL; this payment would fail."
         assert text_of(pilot, "#preview").split("\n")[1] == warning
         await press(pilot, "ctrl+s")
         assert warning in words(confirm_text(pilot))
@@ -281,3 +280,117 @@ async def test_changing_the_order_after_an_unknown_outcome_gets_a_new_id(
         await press(pilot, "ctrl+s", "y")
         assert len(set(link.payment_ids)) == 2
     assert seeded.available("carol") == CAROL_AVAILABLE + 31_00
+
+
+async def test_a_new_currency_checks_the_amount_again(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await paste(pilot, "#recipient", "@carol")
+        await paste(pilot, "#amount", "1.234")
+        assert text_of(pilot, "#amount-error").startswith("DBL amounts take at most 2 decimals")
+        await paste(pilot, "#currency", "KWD")  # three decimals: 1.234 is fine
+        assert text_of(pilot, "#amount-error") == ""
+        await paste(pilot, "#amount", "1.5")
+        await paste(pilot, "#currency", "JPY")
+        assert text_of(pilot, "#amount-error") == "JPY amounts take no decimals; '1.5' has 1"
+        assert text_of(pilot, "#preview") == "Fill in the form to see a preview."
+
+
+async def test_paying_yourself_is_pointed_out_in_the_form(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@Bob", "1")
+        assert text_of(pilot, "#recipient-error") == (
+            "you cannot pay yourself: choose another recipient"
+        )
+        await press(pilot, "ctrl+s")
+        assert isinstance(pilot.app.screen, PayScreen), "no confirmation for a bad form"
+
+
+@pytest.mark.parametrize("keys", ["\r\r", "\ry\ry"], ids=["enter-enter", "enter-y-enter-y"])
+async def test_keys_typed_ahead_of_the_confirmation_open_one_dialog_and_pay_once(
+    seeded: SeededWallet, keys: str
+) -> None:
+    """A key bounce, or Enter then y typed before the dialog is drawn: one dialog, one id."""
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "1.11", "double enter")
+        await burst(pilot, keys)
+        assert isinstance(pilot.app.screen, ConfirmScreen)
+        await press(pilot, "y")
+        assert isinstance(pilot.app.screen, PayScreen), "a second dialog was left open"
+        assert words(text_of(pilot, "#result")).startswith("Done: 1.11 DBL to @carol")
+    carols = seeded.api("carol").history(limit=50).transactions
+    # (the y's typed ahead land in the memo: the dialog shows the memo that is sent)
+    assert len([t for t in carols if t.amount_minor == 1_11]) == 1
+    assert seeded.available("bob") == BOB_AVAILABLE - 1_11
+
+
+class HeldLink(SignedClient):
+    """bob's real client, whose payments wait until the test lets them through."""
+
+    def __init__(self, seeded: SeededWallet) -> None:
+        transport = InProcessTransport(seeded.wallet.engine)
+        super().__init__(transport, seeded.wallet.keys["bob"], clock=seeded.clock)
+        self.release = threading.Event()
+        self.payment_ids: list[str] = []
+
+    def pay(
+        self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
+    ) -> PaymentResult:
+        self.payment_ids.append(payment_id)
+        self.release.wait()
+        return super().pay(
+            payment_id=payment_id,
+            recipient=recipient,
+            amount_minor=amount_minor,
+            currency=currency,
+            memo=memo,
+        )
+
+
+async def test_no_second_payment_is_offered_while_one_is_on_its_way(
+    seeded: SeededWallet,
+) -> None:
+    link = HeldLink(seeded)
+    async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "0.30", "first")
+        await press(pilot, "ctrl+s")
+        await pilot.press("y")  # not press(): its worker waits for the release
+        await pilot.pause()
+        assert words(text_of(pilot, "#result")) == "Sending 0.30 DBL to @carol…"
+        await paste_now(pilot, "#amount", "0.31")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, PayScreen), "a dialog opened while sending"
+        link.release.set()
+        await settle(pilot)
+        assert words(text_of(pilot, "#result")).startswith("Done: 0.30 DBL to @carol")
+    assert len(link.payment_ids) == 1
+    assert seeded.available("carol") == CAROL_AVAILABLE + 30
+
+
+async def paste_now(pilot: Pilot[None], selector: str, text: str) -> None:
+    """paste(), without waiting for workers (one is held on purpose)."""
+    box = pilot.app.screen.query_one(selector, Input)
+    box.clear()
+    box.insert_text_at_cursor(text)
+    await pilot.pause()
+
+
+async def test_the_confirmation_shows_the_funds_as_they_are_when_it_opens(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)  # the form reads bob's funds as it opens
+        seeded.api("bob").pay(  # then bob pays from another device
+            payment_id="elsewhere-01", recipient="carol", amount_minor=50_00, currency="DBL"
+        )
+        await fill_order(pilot, "@carol", "1")
+        await press(pilot, "ctrl+s")
+        left = BOB_AVAILABLE - 50_00
+        assert f"You have {dbl(left)} DBL; {dbl(left - 1_00)} DBL after this payment." in words(
+            confirm_text(pilot)
+        )
+        await press(pilot, "escape")

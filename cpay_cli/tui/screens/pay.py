@@ -2,7 +2,9 @@
 
 The payment id is chosen when a payment is first submitted and kept until the
 engine gives a definite answer, so a retry after "outcome unknown" or a lost
-connection can never pay twice.
+connection can never pay twice. One confirmation at a time, and none while a payment
+is on its way: a second Enter typed ahead (a key bounce, or Enter then y) must not
+open a second dialog with a second id.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class PaymentForm(CPayScreen):
         self._pending_id: str | None = None
         self._pending_order: Order | None = None
         self._available: dict[str, int] | None = None  # by currency, once loaded
+        self._confirming = False  # from submit until the confirmation is answered
+        self._sending = False  # from "yes" until the engine's answer is back
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -166,6 +170,9 @@ class PaymentForm(CPayScreen):
             recipient = parse_handle(values["recipient"])
         except CPayError as error:
             errors["recipient"] = error.message
+        else:
+            if not self.FROM_TREASURY and recipient == self.cpay.account.handle:
+                errors["recipient"] = "you cannot pay yourself: choose another recipient"
         try:
             currency = parse_currency(self._currency())
         except CPayError as error:
@@ -183,13 +190,13 @@ class PaymentForm(CPayScreen):
             return None, errors
         return Order(recipient, amount, currency, values["memo"]), errors
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        """Every field's error again: a new currency changes what the amount may be."""
         order, errors = self._order()
-        field = event.input.id or ""
-        if event.value.strip():  # don't shout about fields not typed into yet
-            self.query_one(f"#{field}-error", Static).update(literal(errors.get(field, "")))
-        else:
-            self.query_one(f"#{field}-error", Static).update("")
+        for box in self.query(FormInput):
+            field = box.id or ""
+            shown = errors.get(field, "") if box.value.strip() else ""  # not typed into yet
+            self.query_one(f"#{field}-error", Static).update(literal(shown))
         self._show_preview(order)
 
     def _show_preview(self, order: Order | None) -> None:
@@ -239,6 +246,11 @@ class PaymentForm(CPayScreen):
         self.app.switch_mode("dashboard")
 
     def action_submit(self) -> None:
+        if self._confirming:
+            return  # typed ahead of its own dialog: that dialog answers for it
+        if self._sending:
+            self.notify("Still sending: wait for the answer to the last payment.")
+            return
         order, errors = self._order()
         if order is None:
             for field, message in errors.items():
@@ -249,13 +261,39 @@ class PaymentForm(CPayScreen):
             # the last attempt's outcome is unknown: a new content gets a new id
             self._pending_id = None
         payment_id = self._pending_id or str(uuid.uuid4())
+        self._confirming = True
+        if self.FROM_TREASURY:
+            self._confirm(order, payment_id)
+            return
+
+        # The dialog is the last look before money moves: its funds are read now.
+        def read(balances: list[BalanceView]) -> None:
+            self._learn_funds(balances)
+            self._confirm(order, payment_id)
+
+        def unread(_error: CPayError) -> None:
+            self._available = None  # unknown now: say nothing rather than something stale
+            self._confirm(order, payment_id)
+
+        self.call_api(self.cpay.api.balances, read, group="confirm-funds", failed=unread)
+
+    def _confirm(self, order: Order, payment_id: str) -> None:
+        retry = payment_id == self._pending_id
         lines = [*self._preview_lines(order), f"Payment id {payment_id}"]
-        if self._pending_id:
+        if retry:
             lines.append("Retrying with the same id: it cannot be paid twice.")
 
         def answered(confirmed: bool | None) -> None:
+            self._confirming = False
             if confirmed:
                 self._send(order, payment_id)
+            elif retry:
+                self._result(
+                    "Cancelled: nothing more was sent. The earlier attempt may or may not have "
+                    f"been made: submit again to retry it safely with the same id {payment_id}, "
+                    "or look for it in History.",
+                    "error",
+                )
             else:
                 self._result("Cancelled: nothing was sent.", "")
 
@@ -263,6 +301,7 @@ class PaymentForm(CPayScreen):
 
     def _send(self, order: Order, payment_id: str) -> None:
         self._pending_id, self._pending_order = payment_id, order
+        self._sending = True
         self.query_one("#submit", Button).disabled = True
         self._result(f"Sending {order.preview()}…", "")
         self.call_api(
@@ -285,6 +324,7 @@ class PaymentForm(CPayScreen):
     def _sent(self, result: PaymentResult) -> None:
         tx = result.transaction
         self._pending_id = self._pending_order = None
+        self._sending = False
         self.query_one("#submit", Button).disabled = False
         again = " (already made earlier: this is the original result)" if result.replayed else ""
         self._result(
@@ -298,6 +338,7 @@ class PaymentForm(CPayScreen):
         self._load_funds()
 
     def _send_failed(self, error: CPayError) -> None:
+        self._sending = False
         self.query_one("#submit", Button).disabled = False
         if isinstance(error, OutcomeUnknown | Unavailable):
             self._result(
