@@ -15,9 +15,15 @@ import gc
 
 def run() -> None:
     gc.disable()
-    from cpay_cli.main import run as main
+    try:
+        from cpay_cli.main import run as main
 
-    main()
+        main()
+    except KeyboardInterrupt:  # before the commands' own handler is in place (imports)
+        import sys
+
+        print("cpay: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def long_running() -> None:

@@ -1,33 +1,21 @@
-"""Import modules on a thread while this one waits on something that releases the GIL.
+"""Imports a command needs, done while the key file's scrypt runs on another thread.
 
 Unlocking a key file is ~70 ms of scrypt, which runs outside the GIL; the engine (or the
-dashboard) it unlocks for takes longer than that to import. Importing on a daemon thread
-meanwhile overlaps the two. Prompts and errors stay on the calling thread: the thread only
-imports, and `wait` re-raises anything it met.
+dashboard) it unlocks for takes longer than that to import. The keystore runs the scrypt
+on a thread and calls `importer(...)` on this one meanwhile (KeyStore.load's
+`meanwhile`), so the two overlap. The imports stay on this thread: two threads importing
+at once can deadlock when a Ctrl-C lands inside importlib.
 """
 
 from __future__ import annotations
 
 import importlib
-import threading
+from collections.abc import Callable
 
 
-class Preload:
-    def __init__(self, *modules: str) -> None:
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=modules, name="cpay-preload", daemon=True
-        )
-        self._thread.start()
+def importer(*modules: str) -> Callable[[], None]:
+    def run() -> None:
+        for module in modules:
+            importlib.import_module(module)
 
-    def _run(self, *modules: str) -> None:
-        try:
-            for module in modules:
-                importlib.import_module(module)
-        except BaseException as exc:  # re-raised in the caller's thread by wait()
-            self._error = exc
-
-    def wait(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    return run

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpay_cli.paths import Home
-from cpay_cli.preload import Preload
+from cpay_cli.preload import importer
 from cpay_cli.profiles import DEFAULT_PROFILE, Config, Profile, check_profile_name
 from cpay_engine.errors import Cancelled, InvalidInput, Unauthenticated
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import KeyStore
     from cpay_engine.api import EngineKeyView, PaymentsAPI
@@ -153,14 +155,17 @@ class Session:
             )
         return handle
 
-    def device_key(self, handle: str | None = None) -> SigningKey:
+    def device_key(
+        self, handle: str | None = None, meanwhile: Callable[[], object] | None = None
+    ) -> SigningKey:
+        """The acting (or `handle`'s) device key; `meanwhile` runs while it unlocks."""
         from cpay_engine.adapters.keystore import Backend
 
         profile = self.profile
         handle = handle or self.acting_handle()
         ref = profile.users[handle]
         name = self.key_name(profile.name, handle, ref.key_id)
-        return self.keystore.load(name, ref.key_id, Backend(ref.keystore))
+        return self.keystore.load(name, ref.key_id, Backend(ref.keystore), meanwhile)
 
     def engine_key(self) -> SigningKey:
         from cpay_engine.adapters.keystore import Backend
@@ -172,16 +177,16 @@ class Session:
         name = self.key_name(profile.name, "engine", ref.key_id)
         return self.keystore.load(name, ref.key_id, Backend(ref.keystore))
 
-    def api(self) -> PaymentsAPI:
+    def api(self, *also: str) -> PaymentsAPI:
+        """The acting user's PaymentsAPI. The modules it needs, and `also` (a front end's),
+        are imported while the key unlocks (see cpay_cli.preload)."""
         if self._api is None:
             profile = self.profile
             if profile.mode == "remote":
-                self._api = self._remote_api(profile)
+                self._api = self._remote_api(profile, also)
             else:
-                # The engine imports while the key file's scrypt runs (see cpay_cli.preload).
-                preload = Preload("cpay_engine.bootstrap", "cpay_engine.client")
-                key = self.device_key()
-                preload.wait()
+                modules = ("cpay_engine.bootstrap", "cpay_engine.client", *also)
+                key = self.device_key(meanwhile=importer(*modules))
                 from cpay_engine.bootstrap import open_engine_at
                 from cpay_engine.client import InProcessTransport, SignedClient
 
@@ -189,11 +194,10 @@ class Session:
                 self._api = SignedClient(InProcessTransport(engine), key)
         return self._api
 
-    def _remote_api(self, profile: Profile) -> PaymentsAPI:
+    def _remote_api(self, profile: Profile, also: tuple[str, ...]) -> PaymentsAPI:
         handle = self.acting_handle()
-        preload = Preload("cpay_engine.rpc.transport", "cpay_cli.cache")  # grpc: ~0.2 s
-        key = self.device_key(handle)
-        preload.wait()
+        modules = ("cpay_engine.rpc.transport", "cpay_cli.cache", *also)  # grpc: ~0.2 s
+        key = self.device_key(handle, meanwhile=importer(*modules))
         from cpay_cli.cache import CachingEngine, HistoryCache
         from cpay_cli.output import say
         from cpay_engine.client import RetryPolicy, SignedClient

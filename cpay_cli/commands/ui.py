@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from cpay_cli.commands.common import session
-from cpay_cli.preload import Preload
 from cpay_cli.session import Session
 from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Textual in it
 from cpay_engine.errors import InvalidInput, PermissionDenied
@@ -35,8 +34,7 @@ def register(app: typer.Typer) -> None:
 def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     """Run the dashboard on `s`'s profile and acting user, opened on the screen `start`,
     until the user quits."""
-    # Textual and the first screen import (~0.4 s) in a thread meanwhile: the key file's
-    # scrypt and the database release the GIL, so the two overlap.
+    # Textual and the first screen (~0.4 s) import while the key file's scrypt runs.
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         # Checked first (no key unlocked, no engine opened): Textual would draw into the
         # pipe or file and wait for keys that never come.
@@ -44,12 +42,10 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
             "cpay ui needs a terminal (its input or output is redirected): run it in one; "
             "scripts read the same data with `cpay balance` and `cpay history -o json`"
         )
-    preload = Preload("cpay_cli.tui.app", f"cpay_cli.tui.screens.{ScreenName(start).value}")
     # Reach the key and the engine before the screen is taken over, so a passphrase
     # prompt or an error ("no profile", "server unreachable") reads like any command's.
-    api = s.api()
+    api = s.api("cpay_cli.tui.app", f"cpay_cli.tui.screens.{ScreenName(start).value}")
     account = api.account()
-    preload.wait()
     from cpay_engine.domain.model import Role
 
     if start in ADMIN_ONLY and account.role is not Role.ADMIN:

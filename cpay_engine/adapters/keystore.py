@@ -15,6 +15,7 @@ import base64
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -81,8 +82,24 @@ class KeyStore:
         if loaded.public_key != key.public_key:
             raise InternalError(f"key {key.key_id} did not read back from the {backend} key store")
 
-    def load(self, name: str, key_id: str, backend: Backend) -> SigningKey:
-        key = self._load_keyring(name) if backend is Backend.KEYRING else self._load_file(name)
+    def load(
+        self,
+        name: str,
+        key_id: str,
+        backend: Backend,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> SigningKey:
+        """The key stored as `name`. `meanwhile`, if given, runs on this thread while a key
+        file's scrypt runs on another (it releases the GIL): a command imports what it
+        needs there. Only this thread imports: two threads importing at once can deadlock
+        when a Ctrl-C lands inside importlib (CPython ignores the KeyboardInterrupt there
+        and leaves its import lock held, and the other thread waits on it forever)."""
+        if backend is Backend.KEYRING:
+            key = self._load_keyring(name)
+            if meanwhile is not None:
+                meanwhile()
+        else:
+            key = self._load_file(name, meanwhile)
         if key.key_id != key_id:
             raise Unauthenticated(
                 f"the {backend} key store holds a different key for {name} "
@@ -167,7 +184,7 @@ class KeyStore:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
 
-    def _load_file(self, name: str) -> SigningKey:
+    def _load_file(self, name: str, meanwhile: Callable[[], object] | None = None) -> SigningKey:
         path = self.path_for(name)
         try:
             doc: object = json.loads(path.read_text())
@@ -180,11 +197,11 @@ class KeyStore:
                 f"the key file {path} cannot be read ({exc}): {DAMAGED_KEY_FILE}"
             ) from None
         sealed = _sealed_key(doc, path)
-        passphrase = self._passphrase(False)
+        secret = self._passphrase(False).encode("utf-8")
+        kdf = Scrypt(salt=sealed.salt, length=32, n=sealed.n, r=sealed.r, p=sealed.p)
+        derived = _alongside(lambda: kdf.derive(secret), meanwhile)
         try:
-            seed = AESGCM(_derive(passphrase, sealed.salt, sealed.n, sealed.r, sealed.p)).decrypt(
-                sealed.nonce, sealed.ciphertext, sealed.key_id.encode()
-            )
+            seed = AESGCM(derived).decrypt(sealed.nonce, sealed.ciphertext, sealed.key_id.encode())
         except InvalidTag:
             raise Unauthenticated(
                 f"wrong passphrase for the key file {path}: check CPAY_KEY_PASSPHRASE "
@@ -243,6 +260,30 @@ def _sealed_key(doc: object, path: Path) -> _Sealed:
         raise damaged(f"the field {exc} is missing") from None
     except (TypeError, ValueError) as exc:
         raise damaged(f"a field is malformed: {exc}") from None
+
+
+def _alongside(work: Callable[[], bytes], meanwhile: Callable[[], object] | None) -> bytes:
+    """`work()` (C code that imports nothing) on a thread while `meanwhile()` runs here."""
+    if meanwhile is None:
+        return work()
+    done: list[bytes] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(work())
+        except BaseException as exc:  # re-raised on the calling thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="cpay-scrypt", daemon=True)
+    thread.start()
+    try:
+        meanwhile()
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return done[0]
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:

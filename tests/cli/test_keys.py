@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from threading import current_thread
 from typing import Any
 
 import keyring
@@ -155,6 +157,35 @@ def test_a_saved_key_reads_back_as_the_same_key(tmp_path: Path) -> None:
     assert loaded.key_id == key.key_id
     assert loaded.public_key == key.public_key
     assert verify_signature(key.public_key, loaded.sign(b"message"), b"message")
+
+
+def test_what_runs_while_a_key_file_unlocks_runs_on_the_calling_thread(tmp_path: Path) -> None:
+    """Commands import their modules there while scrypt runs on another thread: imports on
+    two threads at once can deadlock when a Ctrl-C lands inside importlib."""
+    key = SigningKey.generate()
+    KeyStore(tmp_path, fixed(PASSPHRASE)).save(KEY_NAME, key, Backend.FILE)
+    threads: list[threading.Thread] = []
+
+    loaded = KeyStore(tmp_path, fixed(PASSPHRASE)).load(
+        KEY_NAME, key.key_id, Backend.FILE, meanwhile=lambda: threads.append(current_thread())
+    )
+
+    assert loaded.public_key == key.public_key
+    assert threads == [current_thread()]
+
+
+def test_a_ctrl_c_while_a_key_file_unlocks_stops_the_load(tmp_path: Path) -> None:
+    key = SigningKey.generate()
+    KeyStore(tmp_path, fixed(PASSPHRASE)).save(KEY_NAME, key, Backend.FILE)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        KeyStore(tmp_path, fixed(PASSPHRASE)).load(
+            KEY_NAME, key.key_id, Backend.FILE, meanwhile=interrupted
+        )
+    assert [t.name for t in threading.enumerate() if t.name == "cpay-scrypt"] == []
 
 
 def test_a_wrong_passphrase_cannot_open_a_key_file(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ class OneUserSession:
         self.client = seeded.api(handle)
         self.asked = 0
 
-    def api(self) -> PaymentsAPI:
+    def api(self, *also: str) -> PaymentsAPI:
         self.asked += 1
         return self.client
 
