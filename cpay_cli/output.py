@@ -33,16 +33,21 @@ class Format(StrEnum):
 Column = tuple[str, str]  # (field, header)
 
 
+# Characters that would act on the terminal or on the text around them instead of
+# showing: C0 and C1 controls (ANSI escapes start with ESC), the bidirectional overrides,
+# embeddings, isolates and marks that reorder what follows them ("Trojan Source"), line
+# and paragraph separators, and the invisible BOM. Joiners (U+200C/D) stay: scripts and
+# emoji need them.
+_INVISIBLE = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_ESCAPES = {
+    **{code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))},
+    **{code: f"\\u{code:04x}" for code in (*_INVISIBLE, 0x2028, 0x2029, 0xFEFF)},
+}
+
+
 def printable(text: str) -> str:
-    """Escape control characters (ANSI escapes included) so they show literally."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Escape what would act instead of showing (_ESCAPES), so it shows literally."""
+    return text.translate(_ESCAPES)
 
 
 def funds_note(have_minor: int, amount_minor: int, currency: str) -> tuple[str, bool]:
@@ -81,8 +86,11 @@ def emit(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[Column])
         # For programs: the header row is the JSON field names, the values JSON's in text.
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow([key for key, _ in columns])
+        # To a file or a pipe the exact text; to a terminal, which would act on escape
+        # sequences a payer put in a memo, escaped as a table escapes it.
+        shown = printable if sys.stdout.isatty() else str
         for row in rows:
-            writer.writerow([_csv_cell(row.get(key), key) for key, _ in columns])
+            writer.writerow([shown(_csv_cell(row.get(key), key)) for key, _ in columns])
     else:
         _table(rows, columns)
 

@@ -121,3 +121,20 @@ def test_the_passphrase_prompt_can_be_left_with_ctrl_d_or_ctrl_c(
     assert code == exit_code, shown
     assert says in shown
     assert "internal error" not in shown
+
+
+SPOOF = "\x1b[1A\x1b[2K\rTOTALLY LEGIT \u202eevil"
+
+
+def test_csv_to_a_terminal_escapes_what_a_payer_put_in_a_memo(funded: Cli) -> None:
+    """The payer writes the memo the recipient lists: a terminal must not act on it."""
+    funded("pay", "--yes", "--id", "spoof-0001", "@bob", "0.01", "DBL", "-m", SPOOF)
+
+    code, shown = in_terminal(["--as", "bob", "history", "-o", "csv"], b"", prompt=b"\x00")
+
+    assert code == 0, shown
+    assert "\x1b" not in shown
+    assert "\u202e" not in shown
+    assert "\\x1b[1A\\x1b[2K\\x0dTOTALLY LEGIT \\u202eevil" in shown
+    piped = funded("--as", "bob", "history", "-o", "csv")  # a file or a pipe: exact text
+    assert SPOOF in piped.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
-from cpay_cli.output import BOLD, MIN_SHRUNK, RESET, render_table
+from cpay_cli.output import BOLD, MIN_SHRUNK, RESET, printable, render_table
 
 HEADER = ["When", "Amount", "Memo", "Id"]
 ROWS = [
@@ -73,3 +73,10 @@ def test_bold_is_only_added_when_asked() -> None:
 
 def test_an_empty_table_prints_nothing() -> None:
     assert render_table([], [], right=[]) == ""
+
+
+def test_printable_escapes_what_would_act_on_the_terminal_or_reorder_the_line() -> None:
+    assert printable("a\x1b[31mb\tc\x85") == "a\\x1b[31mb\\x09c\\x85"
+    assert printable("pay \u202eevil\u2066x\u2069\u200f") == "pay \\u202eevil\\u2066x\\u2069\\u200f"
+    assert printable("line\u2028two\ufeff") == "line\\u2028two\\ufeff"
+    assert printable("café ☕ 👩\u200d💻 नमस्ते") == "café ☕ 👩\u200d💻 नमस्ते"  # joiners stay
