@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from cpay_engine.domain.model import Direction, TxStatus, parse_handle
+from cpay_engine.domain.model import MAX_MEMO_CHARS, Direction, TxStatus, parse_handle
 from cpay_engine.domain.money import DABLOON, parse_amount, parse_currency
 from cpay_engine.errors import InvalidInput, quoted
 
@@ -81,6 +81,12 @@ def _check_words(words: tuple[str, ...]) -> None:
         raise InvalidInput(
             f"the search has {len(words)} words; at most {MAX_QUERY_WORDS} are taken: "
             "keep the ones that narrow it most"
+        )
+    longest = max(words, key=len, default="")
+    if len(longest) > MAX_MEMO_CHARS:  # it could match nothing (and SQLite caps patterns)
+        raise InvalidInput(
+            f"the search word {quoted(longest)} is longer than any memo ({MAX_MEMO_CHARS} "
+            "characters): search for a part of it"
         )
 
 

@@ -12,8 +12,9 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import Message
 
@@ -446,14 +447,31 @@ def _replay(
 # --- reads -------------------------------------------------------------------------------
 
 
+E = TypeVar("E")
+
+
+def _enum(value: int, known: Mapping[Any, E], field: str) -> E | None:
+    """A wire enum: 0 is 'not set'; a number this engine does not know is refused, never
+    read as 'not set' (a filter silently dropped, an admin's request turned into another)."""
+    if value == 0:
+        return None
+    found = known.get(value)
+    if found is None:
+        raise InvalidInput(
+            f"{field} {value} is not one this engine knows: leave it unset or "
+            f"use one of {', '.join(str(k) for k in sorted(known))}"
+        )
+    return found
+
+
 def _filter(f: pb.HistoryFilter) -> HistoryFilter:
     return validated(
         HistoryFilter(
             words=tuple(f.text.split()),
             counterparty=f.counterparty,
             currency=f.currency,
-            status=PB_TO_STATUS.get(f.status),
-            direction=PB_TO_DIRECTION.get(f.direction),
+            status=_enum(f.status, PB_TO_STATUS, "filter.status"),
+            direction=_enum(f.direction, PB_TO_DIRECTION, "filter.direction"),
             min_amount_minor=f.min_amount_minor,
             max_amount_minor=f.max_amount_minor,
             since_ms=f.since_ms,
@@ -546,7 +564,7 @@ def account(ctx: Context, _body: pb.GetAccountRequest.Body) -> Outcome:
 
 def create_user(ctx: Context, body: pb.CreateUserRequest.Body) -> Outcome:
     handle = parse_handle(body.handle)
-    role = PB_TO_ROLE.get(body.role, Role.USER)
+    role = _enum(body.role, PB_TO_ROLE, "role") or Role.USER
     public = check_public_key(body.public_key)
     user = UserRecord(str(uuid.uuid4()), handle, role, ctx.now_ms)
     ctx.uow.insert_user(user)
@@ -612,7 +630,7 @@ def invite_hash(code: str) -> str:
 
 
 def create_invite(ctx: Context, body: pb.CreateInviteRequest.Body) -> Outcome:
-    role = PB_TO_ROLE.get(body.role, Role.USER)
+    role = _enum(body.role, PB_TO_ROLE, "role") or Role.USER
     ttl = body.ttl_seconds or INVITE_DEFAULT_TTL_S
     if not 60 <= ttl <= INVITE_MAX_TTL_S:
         raise InvalidInput(f"an invite lives between 60 s and {INVITE_MAX_TTL_S // 86400} days")
