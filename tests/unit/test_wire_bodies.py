@@ -4,6 +4,8 @@ which field, and nothing is written but the spent nonce."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from google.protobuf.message import Message
 
@@ -26,27 +28,33 @@ def send(wallet: Wallet, key: SigningKey, rpc: str, body: Message, clock: Clock)
     [
         pytest.param(
             "GetTransactionHistory",
-            pb.TransactionHistoryRequest.Body(filter=pb.HistoryFilter(status=99)),
+            pb.TransactionHistoryRequest.Body(
+                filter=pb.HistoryFilter(status=cast(pb.TransactionStatus, 99))
+            ),
             "filter.status 99 is not one this engine knows",
             id="history-status",
         ),
         pytest.param(
             "GetTransactionHistory",
-            pb.TransactionHistoryRequest.Body(filter=pb.HistoryFilter(direction=77)),
+            pb.TransactionHistoryRequest.Body(
+                filter=pb.HistoryFilter(direction=cast(pb.Direction, 77))
+            ),
             "filter.direction 77 is not one this engine knows",
             id="history-direction",
         ),
         pytest.param(
             "CreateUser",
             pb.CreateUserRequest.Body(
-                handle="mallory", role=99, public_key=SigningKey.generate().public_key
+                handle="mallory",
+                role=cast(pb.Role, 99),
+                public_key=SigningKey.generate().public_key,
             ),
             "role 99 is not one this engine knows",
             id="user-role",
         ),
         pytest.param(
             "CreateInvite",
-            pb.CreateInviteRequest.Body(role=42),
+            pb.CreateInviteRequest.Body(role=cast(pb.Role, 42)),
             "role 42 is not one this engine knows",
             id="invite-role",
         ),
@@ -67,7 +75,7 @@ def test_a_body_this_engine_cannot_honour_is_refused_naming_the_field(
         send(wallet, wallet.admin_key, rpc, body, clock)
 
     after = snapshot(wallet)
-    assert after["nonces"] == before["nonces"] + 1  # spent: the request was received
+    assert after["nonces"] == cast(int, before["nonces"]) + 1  # spent: the request was received
     assert {k: v for k, v in after.items() if k != "nonces"} == {
         k: v for k, v in before.items() if k != "nonces"
     }
@@ -79,7 +87,9 @@ def test_unset_enums_keep_their_documented_defaults(wallet: Wallet, clock: Clock
         wallet,
         wallet.admin_key,
         "GetTransactionHistory",
-        pb.TransactionHistoryRequest.Body(filter=pb.HistoryFilter(status=0)),
+        pb.TransactionHistoryRequest.Body(
+            filter=pb.HistoryFilter(status=cast(pb.TransactionStatus, 0))
+        ),
         clock,
     )
     assert isinstance(history, pb.TransactionHistoryResponse)
