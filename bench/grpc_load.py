@@ -146,6 +146,15 @@ class TimedStore:
         finally:
             self.times.add("read", time.perf_counter() - start)
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[UnitOfWork]:
+        start = time.perf_counter()
+        try:
+            with self.inner.snapshot() as uow:
+                yield uow
+        finally:
+            self.times.add("read", time.perf_counter() - start)
+
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """begin = from the call until this caller's work starts (queueing for the write
         lock, BEGIN, and on SQLite the work of callers batched ahead of it); work = its

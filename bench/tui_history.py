@@ -799,6 +799,9 @@ def traced_api(trace: Trace) -> ApiWrapper:
         def reader(self) -> contextlib.AbstractContextManager[UnitOfWork]:
             return self.inner.reader()
 
+        def snapshot(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+            return self.inner.snapshot()
+
         def write(self, work: Callable[[UnitOfWork], T]) -> T:
             # wait: until this caller's own statements start (the write lock, BEGIN and
             # any writes group-committed ahead of it); work: its own statements

@@ -299,6 +299,20 @@ class PostgresStore:
             except psycopg.Error as exc:
                 raise translate(exc) from None
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[SqlUnitOfWork]:
+        """A read-only REPEATABLE READ transaction: one snapshot for every statement."""
+        with self._pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield SqlUnitOfWork(PostgresDialect(conn))
+                finally:
+                    conn.execute("ROLLBACK")
+            except psycopg.Error as exc:
+                raise translate(exc) from None
+
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """One transaction per call: PostgreSQL runs concurrent writers side by side and
         already merges their WAL flushes (its own group commit)."""

@@ -165,6 +165,20 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise translate(exc) from None
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[SqlUnitOfWork]:
+        """A read transaction: in WAL mode its first read fixes the state every later read
+        sees, and it neither waits for the writer nor holds it up."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN DEFERRED")
+            try:
+                yield SqlUnitOfWork(SqliteDialect(conn))
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise translate(exc) from None
+
     def write(self, work: Callable[[SqlUnitOfWork], T]) -> T:
         # SQLite has one writer. Threads of this process queue on a lock (first come, first
         # served) instead of spinning in SQLite's sleep-and-retry busy handler; other

@@ -87,6 +87,8 @@ class Method:
     enrollment: bool = False
     # Read-only: runs on a read snapshot outside the writer's lock; only the nonce is written.
     reads_only: bool = False
+    # Its reads must all see one state (Store.snapshot), not each statement its own.
+    one_snapshot: bool = False
     prepare: Prepare | None = None
 
     @property
@@ -136,7 +138,15 @@ METHODS: dict[str, Method] = {
         Method("ListKeys", pb.ListKeysRequest, handlers.list_keys, ANY, reads_only=True),
         Method("RotateKey", pb.RotateKeyRequest, handlers.rotate_key, ANY),
         Method("RevokeKey", pb.RevokeKeyRequest, handlers.revoke_key, ANY),
-        Method("VerifyLedger", pb.VerifyLedgerRequest, handlers.verify_ledger, ANY),
+        # Whole-ledger scans, on a snapshot: under the write lock every payment would wait.
+        Method(
+            "VerifyLedger",
+            pb.VerifyLedgerRequest,
+            handlers.verify_ledger,
+            ANY,
+            reads_only=True,
+            one_snapshot=True,
+        ),
         Method("CreateInvite", pb.CreateInviteRequest, handlers.create_invite, ADMIN),
         Method("Enroll", pb.EnrollRequest, handlers.enroll, ANY, enrollment=True),
         Method("ListUsers", pb.ListUsersRequest, handlers.list_users, OVERSEERS, reads_only=True),
@@ -436,7 +446,8 @@ class Engine:
         then recorded, and a replay gets no data, only the error."""
         outcome: handlers.Outcome | None = None
         error: CPayError | None = None
-        with self.store.reader() as reader:
+        view = self.store.snapshot() if call.spec.one_snapshot else self.store.reader()
+        with view as reader:
             call.check_key(reader, self)  # a revoked key's request is refused unrecorded
             try:
                 outcome = call.spec.handler(call.context(reader, self), call.body)
