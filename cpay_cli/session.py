@@ -43,9 +43,14 @@ class Passphrase:
         path = os.environ.get("CPAY_KEY_PASSPHRASE_FILE")
         if not value and path:
             try:
-                value = Path(path).read_text().rstrip("\r\n")
+                value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as exc:
                 raise Unauthenticated(f"cannot read CPAY_KEY_PASSPHRASE_FILE ({exc})") from None
+            except UnicodeDecodeError:
+                raise Unauthenticated(
+                    f"CPAY_KEY_PASSPHRASE_FILE ({path}) is not UTF-8 text: put the passphrase "
+                    "in it as a line of text"
+                ) from None
         if not value:
             value = self._prompt(confirm)
         self._cached = value
@@ -142,7 +147,12 @@ class Session:
                 "--as is empty: name a user whose key is on this device, or leave --as "
                 f"out{default}"
             )
-        handle = (self.as_handle or profile.default_user).removeprefix("@").lower()
+        if self.as_handle is not None:
+            from cpay_engine.domain.model import parse_handle
+
+            handle = parse_handle(self.as_handle)  # 'x y' is no handle: exit 2, not "no key"
+        else:
+            handle = profile.default_user
         if not handle:
             raise Unauthenticated(
                 f"profile '{profile.name}' has no user on this device yet: run "

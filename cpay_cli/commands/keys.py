@@ -76,13 +76,15 @@ def revoke(
     output: Format = OutputOption,
 ) -> None:
     """Revoke one of your keys (for example a lost device's). It cannot be undone."""
-    from cpay_engine.errors import NotFound
+    from cpay_engine.errors import InvalidInput, NotFound
 
     s = session(ctx)
     api = s.api()
     handle = s.acting_handle()
     # Checked before asking: a typo gets "no such key", not a question about it.
     key_id = key_id.strip()
+    if not key_id:
+        raise InvalidInput("the key id is empty: name one from `cpay key list`")
     target = next((k for k in api.list_keys() if k.key_id == key_id), None)
     if target is None:
         shown = key_id or "''"

@@ -261,6 +261,8 @@ def register(app: typer.Typer) -> None:
         """Balances per currency."""
         from cpay_engine.domain.money import format_amount, parse_currency
 
+        if currency is not None and not currency.strip():
+            raise InvalidInput("the currency is empty: name one (DBL), or leave it out for all")
         wanted = parse_currency(currency) if currency else ""
         rows = [
             {
@@ -326,7 +328,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Your transactions, newest first.
 
-        A query (-q) takes bare words (memo or counterparty), @handle, in or out,
+        A query (-q) takes bare words (memo or counterparty), @handle (or with:HANDLE;
+        @treasury for mints), in or out,
         currency:DBL, status:pending|completed|failed|unknown, amount:10, amount:>10,
         amount:<10, amount:10..50, after:WHEN and before:WHEN (a date, an ISO time or an
         age: 30m, 24h, 7d, 2w).
@@ -340,7 +343,9 @@ def register(app: typer.Typer) -> None:
             raise InvalidInput("--limit must be at least 1")
         now = wall_clock_ms()
         f = parse_query(query, now)
-        if since:
+        if since is not None:
+            if not since.strip():
+                raise InvalidInput("--since is empty: give a date, an ISO time or an age (7d)")
             f = dataclasses.replace(f, since_ms=parse_when(since, now))
         api = session(ctx).api()
         rows: list[dict[str, Any]] = []

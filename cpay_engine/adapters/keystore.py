@@ -204,8 +204,9 @@ class KeyStore:
             seed = AESGCM(derived).decrypt(sealed.nonce, sealed.ciphertext, sealed.key_id.encode())
         except InvalidTag:
             raise Unauthenticated(
-                f"wrong passphrase for the key file {path}: check CPAY_KEY_PASSPHRASE "
-                f"(or CPAY_KEY_PASSPHRASE_FILE); if it is right, the file is damaged: "
+                f"wrong passphrase for the key file {path}: check the passphrase (typed, or "
+                f"from CPAY_KEY_PASSPHRASE or CPAY_KEY_PASSPHRASE_FILE); if it is right, the "
+                f"file is damaged: "
                 f"{DAMAGED_KEY_FILE}"
             ) from None
         return SigningKey.from_seed(seed)

@@ -17,7 +17,13 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from cpay_engine.domain.model import MAX_MEMO_CHARS, Direction, TxStatus, parse_handle
+from cpay_engine.domain.model import (
+    MAX_MEMO_CHARS,
+    TREASURY_HANDLE,
+    Direction,
+    TxStatus,
+    parse_handle,
+)
 from cpay_engine.domain.money import DABLOON, parse_amount, parse_currency
 from cpay_engine.errors import InvalidInput, quoted
 
@@ -97,7 +103,7 @@ def validated(f: HistoryFilter) -> HistoryFilter:
     _check_words(f.words)
     return replace(
         f,
-        counterparty=parse_handle(f.counterparty) if f.counterparty else "",
+        counterparty=parse_counterparty(f.counterparty) if f.counterparty else "",
         currency=parse_currency(f.currency) if f.currency else "",
     )
 
@@ -142,6 +148,13 @@ def _parse_when(text: str, now_ms: int) -> int:
     return int(dt.timestamp() * 1000)
 
 
+def parse_counterparty(text: str) -> str:
+    """A handle to filter history by: any user's, or the treasury (mints come from it)."""
+    if text.removeprefix("@").lower() == TREASURY_HANDLE:
+        return TREASURY_HANDLE
+    return parse_handle(text)
+
+
 def parse_query(query: str, now_ms: int) -> HistoryFilter:
     f = HistoryFilter()
     words: list[str] = []
@@ -150,11 +163,11 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
         key, sep, value = token.partition(":")
         key = key.lower()
         if token.startswith("@"):
-            f = replace(f, counterparty=parse_handle(token))
+            f = replace(f, counterparty=parse_counterparty(token))
         elif token.lower() in ("in", "out"):
             f = replace(f, direction=Direction(token.lower()))
         elif sep and key in ("with", "to", "from"):
-            f = replace(f, counterparty=parse_handle(value))
+            f = replace(f, counterparty=parse_counterparty(value))
         elif sep and key == "currency":
             f = replace(f, currency=parse_currency(value))
         elif sep and key == "status":

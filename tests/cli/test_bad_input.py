@@ -174,9 +174,25 @@ def test_error_messages_show_control_characters_escaped(funded: Cli) -> None:
     remotely, a server's words) cannot drive the terminal."""
     result = funded("--as", "\x1b[2Jmallory", "balance")
 
-    assert result.exit_code == 4
+    assert result.exit_code == 2
     assert "\x1b" not in result.stderr
-    assert "no device key for @\\x1b[2jmallory in profile 'default'" in result.stderr
+    assert "'\\x1b[2Jmallory' is not a handle" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("handle", "exit_code", "says"),
+    [
+        pytest.param("x y", 2, "'x y' is not a handle", id="not-a-handle"),
+        pytest.param("@Carol", 4, "no device key for @carol in profile 'default'", id="no-key"),
+    ],
+)
+def test_acting_as_someone_checks_the_handle_before_looking_for_its_key(
+    funded: Cli, handle: str, exit_code: int, says: str
+) -> None:
+    result = funded("--as", handle, "balance")
+
+    assert result.exit_code == exit_code
+    assert says in result.stderr
 
 
 def test_any_profile_before_init_fails_with_exit_1_suggesting_init(cli: Cli) -> None:
@@ -320,3 +336,21 @@ def test_a_remote_profile_with_an_unusable_ca_is_refused_and_not_added(
     listed = cli("profile", "list", "-o", "json")
     assert listed.exit_code == 0, listed.stderr
     assert "work" not in listed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        pytest.param(["history", "--since", ""], "--since is empty", id="since"),
+        pytest.param(["balance", ""], "the currency is empty", id="balance-currency"),
+    ],
+)
+def test_an_empty_filter_is_refused_not_taken_for_no_filter(
+    funded: Cli, args: list[str], says: str
+) -> None:
+    """`--since "$SINCE"` with $SINCE unset must not list everything as if it were set."""
+    result = funded(*args)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert says in result.stderr

@@ -455,16 +455,22 @@ def test_revoking_your_only_active_key_is_refused(cli: Cli, initialized: dict[st
     assert cli.json("whoami")["key_id"] == initialized["key_id"]
 
 
-@pytest.mark.parametrize("key_id", ["k00000000000000000000000", "", "  "])
+@pytest.mark.parametrize(
+    ("key_id", "exit_code", "says"),
+    [
+        ("k00000000000000000000000", 1, "@alice has no key k00000000000000000000000: see"),
+        ("", 2, "the key id is empty: name one from `cpay key list`"),
+        ("  ", 2, "the key id is empty: name one from `cpay key list`"),
+    ],
+)
 def test_revoking_a_key_you_do_not_have_says_so_before_asking(
-    cli: Cli, initialized: dict[str, Any], key_id: str
+    cli: Cli, initialized: dict[str, Any], key_id: str, exit_code: int, says: str
 ) -> None:
     result = cli("key", "revoke", key_id)  # no --yes, no terminal: it must not get to asking
 
-    assert result.exit_code == 1
+    assert result.exit_code == exit_code
     assert result.stdout == ""
-    shown = key_id.strip() or "''"
-    assert result.stderr == f"cpay: @alice has no key {shown}: see `cpay key list`\n"
+    assert result.stderr.startswith(f"cpay: {says}")
     assert [k["status"] for k in cli.json("key", "list")] == ["active"]
 
 
@@ -525,3 +531,13 @@ def test_errors_show_a_traceback_only_with_debug(
     assert "Traceback" not in plain.stderr
     assert plain.stderr.startswith("cpay: wrong passphrase")
     assert "Traceback" in debug.stderr
+
+
+def test_history_finds_mints_by_the_treasury_it_lists_as_their_counterparty(
+    funded: Cli,
+) -> None:
+    funded("pay", "--yes", "@bob", "1", "DBL")
+
+    mints = funded.json("history", "-q", "@treasury")
+
+    assert [(t["counterparty"], t["direction"]) for t in mints] == [("treasury", "in")]

@@ -325,17 +325,33 @@ def test_a_passphrase_file_unlocks_the_key_file(
     assert me["key_id"] == initialized["key_id"]
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        pytest.param(None, "cannot read CPAY_KEY_PASSPHRASE_FILE", id="missing"),
+        pytest.param(b"\xff\xfe\x00bin", "is not UTF-8 text", id="not-text"),
+    ],
+)
 def test_an_unreadable_passphrase_file_exits_4_naming_the_variable(
-    cli: Cli, initialized: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli,
+    initialized: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes | None,
+    says: str,
 ) -> None:
     monkeypatch.delenv("CPAY_KEY_PASSPHRASE")
-    monkeypatch.setenv("CPAY_KEY_PASSPHRASE_FILE", str(tmp_path / "missing"))
+    path = tmp_path / "passphrase"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setenv("CPAY_KEY_PASSPHRASE_FILE", str(path))
 
     result = cli("whoami")
 
     assert result.exit_code == 4
     assert result.stdout == ""
-    assert "CPAY_KEY_PASSPHRASE_FILE" in result.stderr
+    assert says in result.stderr
+    assert "internal error" not in result.stderr
 
 
 # --- the OS keyring ------------------------------------------------------------------------
