@@ -154,6 +154,16 @@ METHODS: dict[str, Method] = {
 }
 
 
+# What a refused caller was trying to do, in words (not the RPC's name).
+ACTIONS = {
+    "ProcessPayment": "paying",
+    "MintDabloons": "minting Dabloons",
+    "CreateUser": "adding a user",
+    "CreateInvite": "inviting a user",
+    "ListUsers": "listing the users",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Call:
     """A verified request on its way through one unit of work."""
@@ -330,7 +340,9 @@ class Engine:
         if spec.roles is not None and user.role not in spec.roles:
             allowed = " or ".join(sorted(r.value for r in spec.roles))
             raise PermissionDenied(
-                f"{spec.rpc} needs the {allowed} role; @{user.handle} is {user.role.value}"
+                f"{ACTIONS.get(spec.rpc, spec.rpc)} needs the {allowed} role; @{user.handle} "
+                f"is {'an' if user.role is Role.ADMIN or user.role is Role.AUDITOR else 'a'} "
+                f"{user.role.value}"
             )
         body = self._decode(spec, request, signed)
         return self._run(spec, key, user, body, signed, now)

@@ -370,7 +370,7 @@ REFUSALS = [
             payment_id="mint-err-01", recipient="bob", amount_minor=1, currency=DBL
         ),
         PermissionDenied,
-        "MintDabloons",
+        "minting Dabloons needs the admin role; @bob is a user",
     ),
     Refusal(
         "user-creates-user",
@@ -378,9 +378,14 @@ REFUSALS = [
             handle="mallory", role=Role.ADMIN, public_key=SigningKey.generate().public_key
         ),
         PermissionDenied,
-        "CreateUser",
+        "adding a user needs the admin role",
     ),
-    Refusal("user-lists-users", lambda w: w.api("bob").list_users(), PermissionDenied, "ListUsers"),
+    Refusal(
+        "user-lists-users",
+        lambda w: w.api("bob").list_users(),
+        PermissionDenied,
+        "listing the users needs",
+    ),
     Refusal(
         "unregistered-key",
         lambda w: w.api_for_key(SigningKey.generate()).balances(),
