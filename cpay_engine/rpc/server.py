@@ -168,6 +168,16 @@ def _check_tls_pair(tls: TlsFiles, key_pem: bytes, cert_pem: bytes) -> None:
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (TypeError, ValueError):
         raise InvalidInput(f"--tls-key {tls.key} is not an unencrypted PEM private key") from None
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        # gRPC's TLS offers clients no signature scheme for Ed25519/Ed448 certificates:
+        # every handshake would fail with NO_COMMON_SIGNATURE_ALGORITHMS.
+        raise InvalidInput(
+            f"--tls-key {tls.key} holds an {type(key).__name__.removesuffix('PrivateKey')} key, "
+            "which gRPC's TLS cannot use: make the certificate with an ECDSA (P-256) or RSA "
+            "key, e.g. openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 …"
+        )
     public = serialization.PublicFormat.SubjectPublicKeyInfo
     encoding = serialization.Encoding.DER
     if key.public_key().public_bytes(encoding, public) != chain[0].public_key().public_bytes(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from cpay_engine.client import SignedClient
@@ -18,9 +18,11 @@ from cpay_engine.rpc.server import TlsFiles, start_server
 from cpay_engine.rpc.transport import GrpcTransport
 from tests.support import Wallet
 
+CertificateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
-def _self_signed(directory: Path) -> TlsFiles:
-    key = ec.generate_private_key(ec.SECP256R1())
+
+def _self_signed(directory: Path, key: CertificateKey | None = None) -> TlsFiles:
+    key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
@@ -33,7 +35,7 @@ def _self_signed(directory: Path) -> TlsFiles:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .sign(key, None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
     )
     cert_path, key_path = directory / "server.pem", directory / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -99,6 +101,13 @@ def test_a_ca_file_that_is_not_pem_is_refused_before_connecting(tmp_path: Path) 
         GrpcTransport("localhost:1", ca_file=ca)
 
 
+def _ed25519_pair(tls: TlsFiles, directory: Path) -> TlsFiles:
+    """What `openssl req -newkey ed25519` makes: gRPC's TLS cannot serve with it."""
+    other = directory / "ed25519"
+    other.mkdir()
+    return _self_signed(other, ed25519.Ed25519PrivateKey.generate())
+
+
 def _garbage_cert(tls: TlsFiles, directory: Path) -> TlsFiles:
     tls.cert.write_text("not a certificate\n")
     return tls
@@ -121,6 +130,9 @@ def _someone_elses_key(tls: TlsFiles, directory: Path) -> TlsFiles:
         pytest.param(_garbage_cert, "is not a PEM certificate chain", id="cert-not-pem"),
         pytest.param(_garbage_key, "is not an unencrypted PEM private key", id="key-not-pem"),
         pytest.param(_someone_elses_key, "does not belong to the certificate", id="mismatch"),
+        pytest.param(
+            _ed25519_pair, "holds an Ed25519 key, which gRPC", id="ed25519"
+        ),
     ],
 )
 def test_tls_files_that_cannot_serve_are_refused_naming_the_file(
