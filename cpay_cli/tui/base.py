@@ -8,6 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -56,6 +57,17 @@ def worker_cancelled() -> bool:
     return get_current_worker().is_cancelled
 
 
+# The help screen's "↑ ↓ or k j move, Home End newest, oldest" on every list screen. The
+# history screen binds its own (Home and End page there through the whole store).
+ROW_KEYS = [
+    Binding("j", "row_down", "Down", show=False),
+    Binding("k", "row_up", "Up", show=False),
+    # priority: a table would otherwise take Home/End as sideways scrolling
+    Binding("home", "first_row", "Newest", show=False, priority=True),
+    Binding("end", "last_row", "Oldest", show=False, priority=True),
+]
+
+
 class CPayScreen(Screen[None]):
     """A screen that talks to PaymentsAPI only from workers."""
 
@@ -68,6 +80,30 @@ class CPayScreen(Screen[None]):
     @property
     def cpay(self) -> CPayApp:
         return cast("CPayApp", self.app)
+
+    def _rows(self) -> DataTable[object] | None:
+        """The table the row keys move in: the focused one, else the screen's first."""
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            return focused
+        tables = [t for t in self.query(DataTable) if t.cursor_type != "none"]
+        return tables[0] if tables else None
+
+    def action_row_down(self) -> None:
+        if (table := self._rows()) is not None:
+            table.action_cursor_down()
+
+    def action_row_up(self) -> None:
+        if (table := self._rows()) is not None:
+            table.action_cursor_up()
+
+    def action_first_row(self) -> None:
+        if (table := self._rows()) is not None and table.row_count:
+            table.move_cursor(row=0, animate=False)
+
+    def action_last_row(self) -> None:
+        if (table := self._rows()) is not None and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
 
     def mark_loading(self, *widgets: Widget) -> None:
         """The widgets' data is on its way: they show the loading indicator if it is not
@@ -119,4 +155,17 @@ class CPayScreen(Screen[None]):
         if failed is not None:
             failed(error)
         else:
-            self.notify(error.message, title="CPay", severity="error", timeout=8, markup=False)
+            self.load_failed(error)
+
+    def load_failed(self, error: CPayError) -> None:
+        """A load without its own error handling failed: nothing more is coming for the
+        widgets waiting on it (no endless loading indicator), and the error is shown.
+        Screens add what they show instead (`g` tries again)."""
+        self.done_loading(*self._loading_timers)
+        self.notify(
+            f"{error.message}\nPress g to try again.",
+            title="Could not load",
+            severity="error",
+            timeout=8,
+            markup=False,
+        )

@@ -6,6 +6,7 @@ from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
+from cpay_cli.tui.base import LOADING_DELAY_S
 from cpay_cli.tui.screens.account import AccountScreen
 from cpay_cli.tui.screens.admin import AdminScreen
 from cpay_cli.tui.screens.confirm import ConfirmScreen
@@ -15,6 +16,10 @@ from cpay_cli.tui.screens.help import KEYS, HelpScreen
 from cpay_cli.tui.screens.history import HistoryScreen
 from cpay_cli.tui.screens.notifications import NotificationsScreen
 from cpay_cli.tui.screens.pay import PayScreen
+from cpay_engine.adapters.crypto import SigningKey
+from cpay_engine.api import KeyView
+from cpay_engine.client import InProcessTransport, SignedClient
+from cpay_engine.errors import Unavailable
 from tests.tui.helpers import cells, column, paste, press, settle, shown
 from tests.tui.seeding import CAROL_AVAILABLE, MARKUP_MEMO_SHOWN, SeededWallet
 
@@ -164,3 +169,60 @@ async def test_every_screen_renders_at_the_smallest_supported_size(seeded: Seede
             assert app.return_code is None, f"the app stopped after {keys}"
             drawn = [shown(widget) for widget in screen.query(Static)]
             assert any(line.strip() for line in drawn), f"{expected.__name__} drew nothing"
+
+
+async def test_the_account_screen_checks_its_key_again_when_it_comes_back(
+    seeded: SeededWallet,
+) -> None:
+    """`cpay key rotate` elsewhere revokes the key this dashboard signs with: back on the
+    account screen, it says so (no stale "active", no endless loading indicator)."""
+    async with seeded.app("alice").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "a")
+        seeded.api("alice").rotate_key(SigningKey.generate())
+        await press(pilot, "d")
+        await press(pilot, "a")
+        await pilot.pause(LOADING_DELAY_S * 2)
+        assert not pilot.app.screen.query_one("#keys", DataTable).loading
+        messages = [n.message for n in pilot.app._notifications]
+        revoked = seeded.wallet.keys["alice"].key_id
+        assert any(m.startswith(f"key {revoked} was revoked") for m in messages), messages
+
+
+class KeysUnreachable(SignedClient):
+    """bob's real client, whose key list cannot be read (the server went away)."""
+
+    def list_keys(self) -> list[KeyView]:
+        raise Unavailable("cannot reach the CPay server at 127.0.0.1:1 (connection refused)")
+
+
+async def test_a_load_that_fails_leaves_no_endless_loading_indicator(
+    seeded: SeededWallet,
+) -> None:
+    link = KeysUnreachable(
+        InProcessTransport(seeded.wallet.engine), seeded.wallet.keys["bob"], clock=seeded.clock
+    )
+    async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
+        await press(pilot, "a")
+        await pilot.pause(LOADING_DELAY_S * 2)  # past the delay after which it would show
+        table = pilot.app.screen.query_one("#keys", DataTable)
+        assert not table.loading
+        [message] = [n.message for n in pilot.app._notifications]
+        assert message.startswith("cannot reach the CPay server")
+        assert message.endswith("Press g to try again.")
+
+
+async def test_j_k_home_and_end_move_in_the_dashboards_latest_activity(
+    seeded: SeededWallet,
+) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        latest = pilot.app.screen.query_one("#latest", DataTable)
+        assert latest.cursor_row == 0
+        await press(pilot, "j", "j")
+        assert latest.cursor_row == 2
+        await press(pilot, "k")
+        assert latest.cursor_row == 1
+        await press(pilot, "end")
+        assert latest.cursor_row == latest.row_count - 1
+        await press(pilot, "home")
+        assert latest.cursor_row == 0

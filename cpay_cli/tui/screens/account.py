@@ -6,14 +6,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
-from cpay_cli.tui.base import CPayScreen
+from cpay_cli.tui.base import ROW_KEYS, CPayScreen
 from cpay_cli.tui.format import literal_lines, when
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import KeyView
 
 
 class AccountScreen(CPayScreen):
-    BINDINGS = [Binding("g", "refresh", "Refresh")]  # noqa: RUF012
+    BINDINGS = [Binding("g", "refresh", "Refresh"), *ROW_KEYS]  # noqa: RUF012
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -40,6 +40,11 @@ class AccountScreen(CPayScreen):
             )
         )
         self.action_refresh()
+
+    def on_screen_resume(self) -> None:
+        """Keys change elsewhere too (`cpay key rotate` on this or another device)."""
+        if self.is_mounted and self.query_one(DataTable).row_count:
+            self.action_refresh()
 
     def action_refresh(self) -> None:
         api = self.cpay.api

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Sparkline, Static
 
-from cpay_cli.tui.base import CPayScreen, fill_table, worker_cancelled
+from cpay_cli.tui.base import ROW_KEYS, CPayScreen, fill_table, worker_cancelled
 from cpay_cli.tui.format import (
     HISTORY_COLUMNS,
     amount,
@@ -125,7 +125,7 @@ def load_trend(api: PaymentsAPI, now_ms: int, stopped: Callable[[], bool] = neve
 
 
 class DashboardScreen(CPayScreen):
-    BINDINGS = [Binding("g", "refresh", "Refresh")]  # noqa: RUF012
+    BINDINGS = [Binding("g", "refresh", "Refresh"), *ROW_KEYS]  # noqa: RUF012
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -207,6 +207,11 @@ class HistoryScreen(CPayScreen):
             cursor=len(newer),
         )
 
+    def load_failed(self, error: CPayError) -> None:
+        super().load_failed(error)
+        self._fetching = False
+        self._status("could not load: press g to try again")
+
     def _page_failed(self, error: CPayError) -> None:
         self._fetching = False
         self.notify(error.message, title="History", severity="error", markup=False)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Static
 
-from cpay_cli.tui.base import CPayScreen
+from cpay_cli.tui.base import ROW_KEYS, CPayScreen
 from cpay_cli.tui.format import header, literal, party, signed_amount, when
 from cpay_cli.tui.keybar import KeyBar
 from cpay_engine.api import PaymentsAPI, TransactionView
@@ -27,7 +27,7 @@ def load_notifications(api: PaymentsAPI) -> list[TransactionView]:
 
 
 class NotificationsScreen(CPayScreen):
-    BINDINGS = [Binding("g", "refresh", "Refresh")]  # noqa: RUF012
+    BINDINGS = [Binding("g", "refresh", "Refresh"), *ROW_KEYS]  # noqa: RUF012
 
     def __init__(self) -> None:
         super().__init__()
