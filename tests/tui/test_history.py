@@ -179,6 +179,8 @@ async def test_a_payment_just_made_is_in_the_history_on_coming_back(
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await press(pilot, "h")
         assert column(history_table(pilot), "Memo") == BOBS_MEMOS
+        await press(pilot, "j", "j")
+        assert history_table(pilot).cursor_row == 2
         await press(pilot, "p")
         for field, text in (("#recipient", "@carol"), ("#amount", "1"), ("#memo", "just now")):
             await paste(pilot, field, text)
@@ -186,6 +188,7 @@ async def test_a_payment_just_made_is_in_the_history_on_coming_back(
         assert seeded.api("bob").history(limit=1).transactions[0].memo == "just now"
         await press(pilot, "escape", "h")
         assert column(history_table(pilot), "Memo") == ["just now", *BOBS_MEMOS]
+        assert history_table(pilot).cursor_row == 3, "still on the row it was on"
 
 
 def _stranger_key(seeded: SeededWallet) -> tuple[EngineKeyView, ...]:

@@ -11,7 +11,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
-from cpay_cli.tui.screens.history import PAGE, HistoryScreen
+from cpay_cli.tui.screens.history import PAGE, PREFETCH_MARGIN, HistoryScreen
 from tests.tui.helpers import press, shown
 from tests.tui.seeding import SeededWallet
 
@@ -109,3 +109,19 @@ async def test_end_shows_the_oldest_page_and_reaching_its_top_loads_one_newer_pa
         assert memo_at(grid, grid.cursor_row) == top, "the cursor stays on its transaction"
         rows = [memo_at(grid, i) for i in range(grid.row_count)]
         assert rows == [memo(n) for n in range(200, 0, -1)], "in order, no gaps or repeats"
+
+
+async def test_back_from_the_detail_keeps_every_loaded_row_and_the_cursor_on_its_row(
+    busy: SeededWallet,
+) -> None:
+    async with busy.app("bob").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "h")
+        grid = table(pilot)
+        while grid.cursor_row < PAGE + PREFETCH_MARGIN:  # into the second page
+            await press(pilot, "pagedown")
+        on, loaded = memo_at(grid, grid.cursor_row), grid.row_count
+        await press(pilot, "enter")
+        await press(pilot, "escape")
+        grid = table(pilot)
+        assert grid.row_count == loaded
+        assert memo_at(grid, grid.cursor_row) == on

@@ -84,21 +84,19 @@ class HistoryScreen(CPayScreen):
         self.action_newest()
 
     def on_screen_resume(self) -> None:
-        """Back from the detail or another screen: pick up what happened meanwhile, keeping
-        the cursor on the same transaction (only while the newest rows are shown)."""
+        """Back from the detail or another screen: what happened meanwhile is added on top
+        (only while the newest rows are shown), and every row already loaded stays, with
+        the cursor on the same transaction."""
         if self.window.newer_cursor or not self.window.rows:
             return
-        table = self.query_one(DataTable)
-        row = table.cursor_row
-        current = self.window.rows[row].id if 0 <= row < len(self.window.rows) else ""
-        api, f = self.cpay.api, self.filter
+        row = self.query_one(DataTable).cursor_row
+        api, f, newest = self.cpay.api, self.filter, encode_cursor(self.window.rows[0].seq)
 
         def show(page: HistoryPage) -> None:
-            rows = list(page.transactions)
-            index = next((i for i, t in enumerate(rows) if t.id == current), 0)
-            self._replace(Window(rows, page.next_cursor, ""), cursor=index)
+            if page.transactions:
+                self._prepend_newer(page, keep=row)
 
-        self.call_api(lambda: api.history(limit=PAGE, filter=f), show)
+        self.call_api(lambda: api.history(limit=PAGE, after_cursor=newest, filter=f), show)
 
     def action_newest(self) -> None:
         api, f = self.cpay.api, self.filter
@@ -195,7 +193,9 @@ class HistoryScreen(CPayScreen):
             failed=self._page_failed,
         )
 
-    def _prepend_newer(self, page: HistoryPage) -> None:
+    def _prepend_newer(self, page: HistoryPage, keep: int = 0) -> None:
+        """Rows newer than the window's first, on top; the cursor moves down with the row
+        it was on (`keep`), or sits on the row just below them."""
         newer = list(reversed(page.transactions))
         has_more = len(page.transactions) == PAGE
         rows = (newer + self.window.rows)[:MAX_WINDOW]
@@ -204,7 +204,7 @@ class HistoryScreen(CPayScreen):
         )
         self._replace(
             Window(rows, older, encode_cursor(rows[0].seq) if has_more and rows else ""),
-            cursor=len(newer),
+            cursor=len(newer) + keep,
         )
 
     def load_failed(self, error: CPayError) -> None:
