@@ -236,7 +236,7 @@ def _row(t: TransactionView) -> dict[str, Any]:
         "amount_minor": t.amount_minor,
         "currency": t.currency,
         "memo": t.memo,
-        "direction": t.direction.value,
+        "direction": t.direction.value if t.direction else "",
         "counterparty": t.counterparty,
         "failure_code": t.failure_code,
         "failure_message": t.failure_message,
@@ -264,7 +264,7 @@ def _view(r: dict[str, Any]) -> TransactionView:
         amount_minor=r["amount_minor"],
         currency=r["currency"],
         memo=r["memo"],
-        direction=Direction(r["direction"]),
+        direction=Direction(r["direction"]) if r["direction"] else None,
         counterparty=r["counterparty"],
         failure_code=r["failure_code"] or "",
         failure_message=r["failure_message"] or "",
@@ -352,7 +352,7 @@ class CachingEngine:
                 raise
             self._went_offline(error)
             return cached
-        self.cache.upsert([tx])
+        self._remember(tx)
         return tx
 
     def pay(
@@ -365,8 +365,14 @@ class CachingEngine:
             currency=currency,
             memo=memo,
         )
-        self.cache.upsert([result.transaction])
+        self._remember(result.transaction)
         return result
+
+    def _remember(self, tx: TransactionView) -> None:
+        """Only the viewer's own transactions belong in its cached history (an admin's
+        `show` of someone else's payment, or mint to someone else, do not)."""
+        if tx.direction is not None:
+            self.cache.upsert([tx])
 
     def mint(
         self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""

@@ -239,7 +239,7 @@ def history_row(tx: TransactionView) -> dict[str, Any]:
     return {
         "id": tx.id,
         "created_at": iso_time(tx.created_at_ms),
-        "direction": tx.direction.value,
+        "direction": tx.direction.value if tx.direction else None,
         "counterparty": "@" + tx.counterparty if tx.counterparty != "treasury" else "treasury",
         "amount": format_amount(tx.amount_minor, tx.currency),
         "currency": tx.currency,

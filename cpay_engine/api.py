@@ -45,7 +45,7 @@ class TransactionView:
     amount_minor: int
     currency: str
     memo: str
-    direction: Direction
+    direction: Direction | None  # the viewer's; None: not a party (an admin's or auditor's look)
     counterparty: str
     failure_code: str = ""
     failure_message: str = ""

@@ -35,7 +35,7 @@ from cpay_engine.api import (
     UserView,
     VerifyReport,
 )
-from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
+from cpay_engine.domain.model import Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.domain.receipts import expected_fields, receipt_mismatches
 from cpay_engine.domain.signing import key_proof_input, receipt_input, signing_input
@@ -356,7 +356,7 @@ def transaction_view(t: pb.Transaction) -> TransactionView:
         amount_minor=t.amount_minor,
         currency=t.currency,
         memo=t.memo,
-        direction=PB_TO_DIRECTION.get(t.direction, Direction.OUT),
+        direction=PB_TO_DIRECTION.get(t.direction),
         counterparty=t.counterparty,
         failure_code=t.failure_code,
         failure_message=t.failure_message,

@@ -378,7 +378,7 @@ def register(app: typer.Typer) -> None:
         verified = receipt_verifies(tx, s.trusted_engine_keys())
         row = payment_row(tx, False)
         row.pop("replayed")
-        row["direction"] = tx.direction.value
+        row["direction"] = tx.direction.value if tx.direction else None  # not a party
         if tx.failure_message:
             row["failure"] = tx.failure_message
         row["receipt"] = (

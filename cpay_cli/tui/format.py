@@ -36,7 +36,7 @@ def amount(text: str, style: str = "") -> Text:
 
 
 def signed_amount(tx: TransactionView) -> Text:
-    sign = "+" if tx.direction.value == "in" else "-"
+    sign = {"in": "+", "out": "-"}.get(tx.direction.value if tx.direction else "", "")
     style = "green" if sign == "+" else ""
     if tx.status.value == "failed":
         style = "dim strike"
@@ -53,7 +53,7 @@ def status(tx: TransactionView) -> Text:
 def history_cells(tx: TransactionView) -> tuple[Text | str, ...]:
     return (
         when(tx.created_at_ms),
-        tx.direction.value,
+        tx.direction.value if tx.direction else "",
         literal(party(tx.counterparty)),
         signed_amount(tx),
         tx.currency,

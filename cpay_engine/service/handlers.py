@@ -324,7 +324,13 @@ def _post(
     )
     seq = uow.record_transaction(tx, postings_rows, receipt, parties, audit)
     record = _record(seq, tx)
-    direction = Direction.IN if payee.id == ctx.user.id else Direction.OUT
+    direction = (
+        Direction.IN
+        if payee.id == ctx.user.id
+        else Direction.OUT
+        if payer is not None and payer.id == ctx.user.id
+        else None  # an admin minting to someone else is not a party to it
+    )
     postings = [PostingRecord(*label) for label in labels] if moved else []
     response = response_type(
         transaction=transaction_pb(record, direction, postings, receipt), replayed=False
@@ -430,7 +436,7 @@ def _replay(
                 f"({old!r}, now {new!r}): a new payment needs a new id",
                 details={"payment_id": pid, "field": field},
             )
-    direction = ctx.uow.party_direction(ctx.user.id, existing.seq) or Direction.OUT
+    direction = ctx.uow.party_direction(ctx.user.id, existing.seq)  # None: not a party
     postings = ctx.uow.postings(existing.seq)
     receipt = stored_receipt(ctx.uow, existing, postings)
     response = response_type(
@@ -512,9 +518,7 @@ def get_transaction(ctx: Context, body: pb.GetTransactionRequest.Body) -> Outcom
     if tx is None or (direction is None and ctx.user.role not in (Role.ADMIN, Role.AUDITOR)):
         tx = _own_transaction_by_prefix(ctx, tx_id)
         direction = tx.direction
-    if direction is None:
-        direction = Direction.OUT
-    postings = ctx.uow.postings(tx.seq)
+    postings = ctx.uow.postings(tx.seq)  # direction None: not the viewer's own
     message = transaction_pb(tx, direction, postings, stored_receipt(ctx.uow, tx, postings))
     return Outcome(pb.GetTransactionResponse(transaction=message))
 

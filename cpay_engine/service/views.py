@@ -34,11 +34,16 @@ PB_TO_DIRECTION = {v: k for k, v in DIRECTION_TO_PB.items()}
 
 def transaction_pb(
     tx: TxRecord,
-    direction: Direction,
+    direction: Direction | None,
     postings: list[PostingRecord] | None = None,
     receipt: ReceiptRecord | None = None,
 ) -> pb.Transaction:
-    counterparty = tx.to_handle if direction is Direction.OUT else tx.from_handle
+    """`direction` is the viewer's: None (unspecified, no counterparty) when the viewer is
+    neither payer nor payee (an admin or auditor looking at someone else's)."""
+    if direction is None:
+        counterparty = ""
+    else:
+        counterparty = tx.to_handle if direction is Direction.OUT else tx.from_handle
     msg = pb.Transaction(
         id=tx.id,
         seq=tx.seq,
@@ -50,7 +55,7 @@ def transaction_pb(
         amount_minor=tx.amount_minor,
         currency=tx.currency,
         memo=tx.memo,
-        direction=DIRECTION_TO_PB[direction],
+        direction=pb.DIRECTION_UNSPECIFIED if direction is None else DIRECTION_TO_PB[direction],
         counterparty=counterparty,
         failure_code=tx.failure_code,
         failure_message=tx.failure_message,

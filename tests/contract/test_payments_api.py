@@ -168,6 +168,27 @@ def test_the_payee_sees_the_payment_as_incoming_from_the_payer(people: Engines) 
     assert seen_by_bob.amount_minor == 100
 
 
+def test_an_admin_looking_at_others_payment_is_neither_its_payer_nor_its_payee(
+    people: Engines,
+) -> None:
+    people.api("carol").pay(
+        payment_id="pay-c2b-01", recipient="bob", amount_minor=100, currency=DBL
+    )
+
+    seen_by_alice = people.api("alice").transaction("pay-c2b-01")  # alice is an admin
+
+    assert (seen_by_alice.from_handle, seen_by_alice.to_handle) == ("carol", "bob")
+    assert (seen_by_alice.direction, seen_by_alice.counterparty) == (None, "")
+    if people.kind == "remote+cache":  # offline, alice's history is her own transactions
+        alice = people.api("alice")
+        alice.history(limit=50)  # the cache takes in her history
+        assert people.server is not None
+        people.server.stop()
+        offline = [t.id for t in alice.history(limit=50).transactions]
+        assert "mint-alice-01" in offline
+        assert "pay-c2b-01" not in offline
+
+
 def test_a_transaction_reads_the_same_from_its_result_its_id_and_the_history(
     people: Engines,
 ) -> None:

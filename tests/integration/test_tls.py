@@ -130,9 +130,7 @@ def _someone_elses_key(tls: TlsFiles, directory: Path) -> TlsFiles:
         pytest.param(_garbage_cert, "is not a PEM certificate chain", id="cert-not-pem"),
         pytest.param(_garbage_key, "is not an unencrypted PEM private key", id="key-not-pem"),
         pytest.param(_someone_elses_key, "does not belong to the certificate", id="mismatch"),
-        pytest.param(
-            _ed25519_pair, "holds an Ed25519 key, which gRPC", id="ed25519"
-        ),
+        pytest.param(_ed25519_pair, "holds an Ed25519 key, which gRPC", id="ed25519"),
     ],
 )
 def test_tls_files_that_cannot_serve_are_refused_naming_the_file(
