@@ -110,6 +110,8 @@ def _cell(value: Any, booleans: tuple[str, str] = ("no", "yes")) -> str:
         return ""
     if isinstance(value, bool):
         return booleans[value]
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(item, booleans) for item in value)
     return str(value)
 
 

@@ -22,7 +22,7 @@ def list_keys(ctx: typer.Context, output: Format = OutputOption) -> None:
             "key_id": k.key_id,
             "status": "revoked" if k.revoked else "active",
             "created_at": iso_time(k.created_at_ms),
-            "revoked_at": iso_time(k.revoked_at_ms) if k.revoked else "",
+            "revoked_at": iso_time(k.revoked_at_ms) if k.revoked else None,  # JSON null
             "this_device": k.key_id == current,
         }
         for k in api.list_keys()

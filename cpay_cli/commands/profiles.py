@@ -22,7 +22,7 @@ def _row(p: Profile, current: str) -> dict[str, Any]:
         "mode": p.mode,
         "target": p.target,
         "user": "@" + p.default_user if p.default_user else "",
-        "users": ", ".join("@" + h for h in sorted(p.users)),
+        "users": ["@" + h for h in sorted(p.users)],  # a list in JSON; joined in tables
     }
 
 

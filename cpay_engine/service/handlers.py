@@ -420,7 +420,7 @@ def _replay(
         )
     differences: list[tuple[str, object, object]] = [
         ("kind", existing.kind.value, kind.value),
-        ("recipient", existing.to_handle, order.recipient),
+        ("recipient", "@" + existing.to_handle, "@" + order.recipient),
         (
             "amount",
             format_amount(existing.amount_minor, existing.currency),
@@ -433,7 +433,7 @@ def _replay(
         if old != new:
             raise IdempotencyConflict(
                 f"payment id {pid} was already used with a different {field} "
-                f"({old!r}, now {new!r}): a new payment needs a new id",
+                f"(was {quoted(str(old))}, now {quoted(str(new))}): a new payment needs a new id",
                 details={"payment_id": pid, "field": field},
             )
     direction = ctx.uow.party_direction(ctx.user.id, existing.seq)  # None: not a party

@@ -419,9 +419,21 @@ def test_key_list_marks_the_key_this_device_signs_with(
 ) -> None:
     keys = cli.json("key", "list")
 
-    assert [(k["key_id"], k["status"], k["this_device"]) for k in keys] == [
-        (initialized["key_id"], "active", True)
+    assert [(k["key_id"], k["status"], k["this_device"], k["revoked_at"]) for k in keys] == [
+        (initialized["key_id"], "active", True, None)
     ]
+
+
+def test_profile_list_gives_scripts_the_users_as_a_list_and_people_a_line(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    assert cli("user", "add", "bob").exit_code == 0
+
+    [profile] = cli.json("profile", "list")
+    table = cli("profile", "list").stdout
+
+    assert profile["users"] == ["@alice", "@bob"]
+    assert "@alice, @bob" in table
 
 
 def test_rotating_the_key_revokes_the_old_one_and_commands_keep_working(
@@ -541,3 +553,12 @@ def test_history_finds_mints_by_the_treasury_it_lists_as_their_counterparty(
     mints = funded.json("history", "-q", "@treasury")
 
     assert [(t["counterparty"], t["direction"]) for t in mints] == [("treasury", "in")]
+
+
+def test_reusing_an_id_for_another_recipient_names_both_as_handles(funded: Cli) -> None:
+    pay_bob(funded, "12.50", "--id", "pay-00000002")
+
+    result = funded("pay", "@carol", "12.50", "DBL", "--yes", "--id", "pay-00000002")
+
+    assert result.exit_code == 1
+    assert "with a different recipient (was '@bob', now '@carol')" in result.stderr
