@@ -130,7 +130,9 @@ class Session:
     @property
     def keystore(self) -> KeyStore:
         if self._keystore is None:
-            from cpay_engine.adapters.keystore import KeyStore
+            from cpay_engine.adapters.keystore import KeyStore, check_preference
+
+            check_preference(os.environ.get("CPAY_KEYSTORE"))
 
             self._keystore = KeyStore(self.home.keys, self.passphrase)
         return self._keystore

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from cpay_engine.adapters.crypto import SigningKey
-from cpay_engine.errors import InternalError, Unauthenticated
+from cpay_engine.errors import InternalError, InvalidInput, Unauthenticated, quoted
 
 KEYRING_SERVICE = "cpay"
 FILE_FORMAT = "cpay-key-v1"
@@ -58,14 +58,24 @@ def keyring_usable() -> bool:
 
 def choose_backend(preference: str | None) -> Backend:
     """`preference` comes from CPAY_KEYSTORE: 'keyring', 'file' or unset (auto)."""
-    if preference:
-        try:
-            return Backend(preference)
-        except ValueError:
-            raise Unauthenticated(
-                f"CPAY_KEYSTORE='{preference}' is not a key store: use 'keyring' or 'file'"
-            ) from None
+    checked = check_preference(preference)
+    if checked is not None:
+        return checked
     return Backend.KEYRING if keyring_usable() else Backend.FILE
+
+
+def check_preference(preference: str | None) -> Backend | None:
+    """CPAY_KEYSTORE's value: a backend, None when unset, and a typo refused (it would
+    otherwise be ignored by every command that only reads keys)."""
+    if not preference:
+        return None
+    try:
+        return Backend(preference)
+    except ValueError:
+        raise InvalidInput(
+            f"CPAY_KEYSTORE={quoted(preference)} is not a key store: use keyring or file, "
+            "or unset it"
+        ) from None
 
 
 class KeyStore:

@@ -354,3 +354,14 @@ def test_an_empty_filter_is_refused_not_taken_for_no_filter(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert says in result.stderr
+
+
+@pytest.mark.parametrize("args", [["balance"], ["user", "add", "carol"]], ids=["reads", "creates"])
+def test_a_key_store_name_that_is_not_one_is_refused_by_every_command_using_keys(
+    funded: Cli, args: list[str]
+) -> None:
+    result = funded(*args, env={"CPAY_KEYSTORE": "keyrnig"})
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "CPAY_KEYSTORE='keyrnig' is not a key store: use keyring or file" in result.stderr
