@@ -31,7 +31,7 @@ from cpay_engine.adapters.keystore import (
     PassphraseSource,
     choose_backend,
 )
-from cpay_engine.errors import Unauthenticated
+from cpay_engine.errors import InvalidInput, Unauthenticated
 from tests.cli.conftest import Cli
 
 PASSPHRASE = "correct horse battery staple"  # what the `cpay_home` fixture sets
@@ -391,7 +391,7 @@ def test_the_key_file_is_chosen_when_the_keyring_cannot_work(failing_keyring: No
 
 
 def test_an_unknown_key_store_preference_is_refused() -> None:
-    with pytest.raises(Unauthenticated, match="CPAY_KEYSTORE='vault'"):
+    with pytest.raises(InvalidInput, match="CPAY_KEYSTORE='vault' is not a key store"):
         choose_backend("vault")
 
 
