@@ -217,3 +217,14 @@ async def test_a_receipt_not_signed_by_a_trusted_key_says_not_verified(
         receipt = await drawn(pilot, pilot.app.screen.query_one("#detail-receipt", Static))
         assert receipt.startswith("✘ NOT verified")
         assert "signature verified" not in receipt
+
+
+async def test_a_filter_that_matches_nothing_says_so(seeded: SeededWallet) -> None:
+    async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
+        await press(pilot, "h", "slash")
+        await paste(pilot, "#filter", "nothing-like-this")
+        await press(pilot, "enter")
+        assert history_table(pilot).row_count == 0
+        assert history_status(pilot).startswith(
+            "filter: nothing-like-this · no transactions match · Esc clears the filter"
+        )

@@ -138,7 +138,12 @@ class HistoryScreen(CPayScreen):
         where = "" if not self.window.newer_cursor else " · newer rows above (↑ to load)"
         more = " · older rows below" if self.window.older_cursor else " · oldest shown"
         label = f"filter: {self.query_text} · " if self.query_text else ""
-        self._status(f"{label}{n} rows loaded{where}{more} · Enter: detail · /: filter")
+        if n == 0:
+            none = "no transactions match" if self.query_text else "no transactions yet"
+            self._status(f"{label}{none} · Esc clears the filter" if self.query_text else none)
+            return
+        rows = "1 row" if n == 1 else f"{n} rows"
+        self._status(f"{label}{rows} loaded{where}{more} · Enter: detail · /: filter")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = event.cursor_row

@@ -71,7 +71,7 @@ class PaymentForm(CPayScreen):
     VERB = "Pay"
     FROM_TREASURY = False  # the mint form's money comes from the treasury, which has no limit
     BINDINGS = [  # noqa: RUF012
-        Binding("ctrl+s", "submit", "Review & send"),
+        Binding("ctrl+s", "submit", "Review"),
         Binding("escape", "back", "Back"),
     ]
     fixed_currency: str | None = None
@@ -220,10 +220,10 @@ class PaymentForm(CPayScreen):
         )
 
     def _preview_lines(self, order: Order) -> list[str]:
-        me = self.cpay.account.handle
+        payer = "treasury" if self.FROM_TREASURY else "@" + self.cpay.account.handle
         ctx = self.cpay.context
         lines = [
-            f"{self.VERB} {order.preview()} (from @{'treasury' if self.FROM_TREASURY else me})",
+            f"{self.VERB} {order.preview()} (from {payer})",
             f"Profile '{ctx.profile}', {ctx.mode} mode ({ctx.target})",
         ]
         if order.memo:
