@@ -56,6 +56,9 @@ def keyring_usable() -> bool:
     return priority > 0
 
 
+MIN_PASSPHRASE_CHARS = 8
+
+
 def choose_backend(preference: str | None) -> Backend:
     """`preference` comes from CPAY_KEYSTORE: 'keyring', 'file' or unset (auto)."""
     checked = check_preference(preference)
@@ -163,8 +166,12 @@ class KeyStore:
 
     def _save_file(self, name: str, key: SigningKey) -> None:
         passphrase = self._passphrase(True)
-        if not passphrase:
-            raise Unauthenticated("an empty passphrase cannot protect a key file")
+        if len(passphrase) < MIN_PASSPHRASE_CHARS:
+            # scrypt slows a guess down; it cannot make "a" hard to guess
+            raise InvalidInput(
+                f"a passphrase of {len(passphrase)} characters cannot protect a key file: "
+                f"use at least {MIN_PASSPHRASE_CHARS} (a few words work well)"
+            )
         salt, nonce = os.urandom(16), os.urandom(NONCE_BYTES)
         sealed = AESGCM(_derive(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(
             nonce, key.seed(), key.key_id.encode()

@@ -349,6 +349,12 @@ def _check_room(
             "largest balance CPay keeps: send less"
         )
     if source is not None and source.balance_minor - order.amount_minor < -MAX_BALANCE_MINOR:
+        if source.user_id is None:  # the treasury, minting
+            room = max(source.balance_minor + MAX_BALANCE_MINOR, 0)
+            can = f"only {format_amount(room, order.currency)} {order.currency}" if room else "no"
+            raise FailedPrecondition(
+                f"the treasury can mint {can} more: CPay keeps no balance past {_largest(order)}"
+            )
         raise FailedPrecondition(
             f"{source.name} would go below -{_largest(order)}, the largest balance CPay "
             "keeps: send less"

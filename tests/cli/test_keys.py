@@ -438,3 +438,18 @@ def test_no_command_prints_the_passphrase_or_a_private_key(
             assert b"a wrong guess" not in stream
             for seed in seeds:
                 assert all(leak not in stream for leak in encodings_of(seed))
+
+
+@pytest.mark.parametrize("short", ["a", "1234567"])
+def test_a_passphrase_too_short_to_protect_a_key_file_is_refused_and_nothing_is_left(
+    cli: Cli, cpay_home: Path, monkeypatch: pytest.MonkeyPatch, short: str
+) -> None:
+    monkeypatch.setenv("CPAY_KEY_PASSPHRASE", short)
+
+    result = cli("init", "--handle", "alice")
+
+    assert result.exit_code == 2
+    assert f"a passphrase of {len(short)} characters cannot protect a key file" in result.stderr
+    assert key_files(cpay_home) == []
+    assert not (cpay_home / "config" / "config.json").exists()
+    assert not list((cpay_home / "data").rglob("*.db"))
