@@ -131,9 +131,7 @@ def test_no_move_takes_a_balance_past_the_largest_either_way(funded: Wallet) -> 
     bob = funded.client("bob")
     before = row_counts(funded)
 
-    with pytest.raises(
-        FailedPrecondition, match="the treasury can mint no more: CPay keeps"
-    ):
+    with pytest.raises(FailedPrecondition, match="the treasury can mint no more: CPay keeps"):
         funded.mint("dave", 1)
     with pytest.raises(FailedPrecondition, match="@carol's DBL balance would pass"):
         bob.pay(
