@@ -137,20 +137,19 @@ class TimedStore:
         if isinstance(inner, SqliteStore):
             times.counters = lambda: {"commits": inner.commits, "writes": inner.writes}
 
-    @contextlib.contextmanager
-    def reader(self) -> Iterator[UnitOfWork]:
-        start = time.perf_counter()
-        try:
-            with self.inner.reader() as uow:
-                yield uow
-        finally:
-            self.times.add("read", time.perf_counter() - start)
+    def reader(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+        return self._timed_read(self.inner.reader())
+
+    def snapshot(self) -> contextlib.AbstractContextManager[UnitOfWork]:
+        return self._timed_read(self.inner.snapshot())
 
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[UnitOfWork]:
+    def _timed_read(
+        self, view: contextlib.AbstractContextManager[UnitOfWork]
+    ) -> Iterator[UnitOfWork]:
         start = time.perf_counter()
         try:
-            with self.inner.snapshot() as uow:
+            with view as uow:
                 yield uow
         finally:
             self.times.add("read", time.perf_counter() - start)
