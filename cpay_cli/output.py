@@ -85,12 +85,16 @@ def emit(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[Column])
     elif fmt is Format.CSV:
         # For programs: the header row is the JSON field names, the values JSON's in text.
         writer = csv.writer(sys.stdout, lineterminator="\n")
+        # Python's writer quotes a field with "\n" but not one with a lone "\r" when
+        # lines end in "\n"; readers would split such a row. Those rows are quoted whole.
+        quoted_row = csv.writer(sys.stdout, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow([key for key, _ in columns])
         # To a file or a pipe the exact text; to a terminal, which would act on escape
         # sequences a payer put in a memo, escaped as a table escapes it.
         shown = printable if sys.stdout.isatty() else str
         for row in rows:
-            writer.writerow([shown(_csv_cell(row.get(key), key)) for key, _ in columns])
+            cells = [shown(_csv_cell(row.get(key), key)) for key, _ in columns]
+            (quoted_row if any("\r" in cell for cell in cells) else writer).writerow(cells)
     else:
         _table(rows, columns)
 

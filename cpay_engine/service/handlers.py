@@ -538,8 +538,11 @@ def _own_transaction_by_prefix(ctx: Context, prefix: str) -> TxRecord:
     tx = the_one_starting_with(prefix, found)
     if tx is None:
         hint = "check the id with `cpay history`"
-        if len(prefix) < MIN_ID_PREFIX:
-            hint = f"give the whole id or its first {MIN_ID_PREFIX} characters at least ({hint})"
+        if len(prefix) < MIN_ID_PREFIX:  # too short to look for: the input is at fault
+            raise InvalidInput(
+                f"no transaction {quoted(prefix)}: give the whole id or its first "
+                f"{MIN_ID_PREFIX} characters at least ({hint})"
+            )
         raise NotFound(f"no transaction {quoted(prefix)} that you can see: {hint}")
     return tx
 

@@ -214,7 +214,7 @@ def test_a_transaction_is_found_by_a_unique_start_of_its_id(people: Engines) -> 
     assert bob.transaction("abcd1").direction is Direction.IN  # the payee's own, too
     with pytest.raises(InvalidInput, match=r"more than one .* starting with abcd"):
         alice.transaction("abcd")
-    with pytest.raises(NotFound, match=r"'abc' .* first 4 characters at least"):  # too short
+    with pytest.raises(InvalidInput, match=r"'abc': .* first 4 characters at least"):  # short
         alice.transaction("abc")
     with pytest.raises(NotFound, match="abcd1"):  # someone else's: not carol's to find
         carol.transaction("abcd1")
