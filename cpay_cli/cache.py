@@ -71,6 +71,9 @@ CACHE_COLUMNS = Columns(
     created_at="created_at_ms",
 )
 TABLE = "transactions"
+BUSY_TIMEOUT_S = 30.0
+SCHEMA_ATTEMPTS = 5
+WRITE_ATTEMPTS = 8  # 0.01 s doubling: about 2.5 s in all
 
 
 def _now_ms() -> int:
@@ -90,7 +93,9 @@ class HistoryCache:
         self.lock = threading.RLock()
         try:
             self.db = self._open(path)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError:
+            raise  # busy or racing with another process: nothing wrong with the file
+        except sqlite3.DatabaseError as exc:  # not a database, or a malformed one
             aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
             for suffix in ("", "-wal", "-shm"):
                 source = Path(f"{path}{suffix}")
@@ -104,11 +109,20 @@ class HistoryCache:
 
     @staticmethod
     def _open(path: Path) -> sqlite_utils.Database:
-        conn = sqlite3.connect(path, check_same_thread=False)
+        # Several `cpay` processes of one profile share the file: a writer waits for the
+        # others (timeout) instead of failing at once with "database is locked".
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         try:
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA journal_mode = WAL")
-            HistoryCache._create_schema(db)
+            for attempt in range(SCHEMA_ATTEMPTS):
+                try:
+                    HistoryCache._create_schema(db)
+                    break
+                except sqlite3.OperationalError:  # another process creating it right now
+                    if attempt == SCHEMA_ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.05 * 2**attempt)
         except BaseException:
             conn.close()
             raise
@@ -166,22 +180,33 @@ class HistoryCache:
         return int(self._meta("synced_at_ms") or 0)
 
     def mark_synced(self, cursor: str, at_ms: int) -> None:
-        with self.lock:
-            self.db.table("meta").upsert_all(
-                [
-                    {"key": "sync_cursor", "value": cursor},
-                    {"key": "synced_at_ms", "value": str(at_ms)},
-                ],
-                pk="key",
-            )
+        rows = [
+            {"key": "sync_cursor", "value": cursor},
+            {"key": "synced_at_ms", "value": str(at_ms)},
+        ]
+        self._write(lambda: self.db.table("meta").upsert_all(rows, pk="key"))
+
+    def _write(self, write: Callable[[], object]) -> None:
+        """A write that another process's may hold up: SQLite answers "database is locked"
+        at once, busy timeout or not, when the WAL is being set up or a snapshot is stale,
+        so it is tried again a few times before giving up."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.lock:
+                    write()
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+            time.sleep(0.01 * 2**attempt)
 
     # --- rows --------------------------------------------------------------------------
 
     def upsert(self, txs: Iterable[TransactionView]) -> None:
         rows = [_row(t) for t in txs]
         if rows:
-            with self.lock:
-                self.db.table(TABLE).upsert_all(rows, pk="id")
+            self._write(lambda: self.db.table(TABLE).upsert_all(rows, pk="id"))
 
     def get(self, tx_id: str) -> TransactionView | None:
         """By id or, as the engine takes them, by a unique start of one (MIN_ID_PREFIX
@@ -306,14 +331,27 @@ class CachingEngine:
                 page = self.remote.history(
                     limit=SYNC_PAGE, after_cursor=cursor, include_details=True
                 )
-                self.cache.upsert(page.transactions)
+                if not self._cache_write(self.cache.upsert, page.transactions):
+                    return False
                 cursor = page.sync_cursor or cursor
                 if len(page.transactions) < SYNC_PAGE:
                     break
         except (Unavailable, OutcomeUnknown) as error:
             self._went_offline(error)
             return False
-        self.cache.mark_synced(cursor, self._clock())
+        return self._cache_write(self.cache.mark_synced, cursor, self._clock())
+
+    def _cache_write(self, write: Callable[..., None], *args: Any) -> bool:
+        """The cache only mirrors the server: a write it cannot make (the file busy past
+        the timeout, a full disk) is a warning, never the command's failure, above all
+        after the server has answered for money."""
+        try:
+            write(*args)
+        except sqlite3.Error as exc:
+            self._warn(
+                f"warning: the history cache was not updated ({exc}); it catches up next time"
+            )
+            return False
         return True
 
     def _went_offline(self, error: Exception) -> None:
@@ -372,7 +410,7 @@ class CachingEngine:
         """Only the viewer's own transactions belong in its cached history (an admin's
         `show` of someone else's payment, or mint to someone else, do not)."""
         if tx.direction is not None:
-            self.cache.upsert([tx])
+            self._cache_write(self.cache.upsert, [tx])
 
     def mint(
         self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""

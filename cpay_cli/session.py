@@ -210,6 +210,8 @@ class Session:
         handle = self.acting_handle()
         modules = ("cpay_engine.rpc.transport", "cpay_cli.cache", *also)  # grpc: ~0.2 s
         key = self.device_key(handle, meanwhile=importer(*modules))
+        import sqlite3
+
         from cpay_cli.cache import CachingEngine, HistoryCache
         from cpay_cli.output import say
         from cpay_engine.client import RetryPolicy, SignedClient
@@ -217,7 +219,12 @@ class Session:
 
         transport = GrpcTransport(profile.server, ca_file=Path(profile.ca) if profile.ca else None)
         remote = SignedClient(transport, key, retry=RetryPolicy(attempts=4))
-        cache = HistoryCache(self.home.cache / profile.name / f"{handle}.db", warn=say)
+        path = self.home.cache / profile.name / f"{handle}.db"
+        try:
+            cache = HistoryCache(path, warn=say)
+        except sqlite3.Error as exc:  # busy past its timeout: this command goes without it
+            say(f"warning: the history cache {path} cannot be opened ({exc}); going on without it")
+            return remote
         return CachingEngine(remote, cache, warn=say)
 
     def trusted_engine_keys(self) -> tuple[EngineKeyView, ...]:

@@ -7,13 +7,17 @@ error; it is renamed, not deleted, and the user is told where it went.
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
-from cpay_cli.cache import HistoryCache
+from cpay_cli.cache import CachingEngine, HistoryCache
 from cpay_engine.api import TransactionView
 from cpay_engine.domain.model import Direction, TxKind, TxStatus
+from tests.support import Wallet
 
 ROW = TransactionView(
     id="pay-cache-01",
@@ -74,3 +78,65 @@ def test_an_intact_cache_file_is_reopened_as_it_is(tmp_path: Path) -> None:
     assert found == ROW
     assert warnings == []
     assert sorted(p.name for p in tmp_path.iterdir() if "damaged" in p.name) == []
+
+
+def test_processes_opening_and_writing_one_new_cache_at_once_wait_for_each_other(
+    tmp_path: Path,
+) -> None:
+    """Several `cpay` commands of one profile at once (a script paying in parallel): each
+    has its own connection; a busy file is waited for, never called damaged or an error."""
+    path = tmp_path / "cache" / "alice.db"
+    openers = 12
+    start = threading.Barrier(openers)
+    warnings: list[str] = []
+    errors: list[BaseException] = []
+
+    def open_and_write(n: int) -> None:
+        start.wait()
+        try:
+            cache = HistoryCache(path, warn=warnings.append)
+            cache.upsert([dataclasses.replace(ROW, id=f"pay-cache-{n:02d}", seq=n)])
+            cache.close()
+        except BaseException as exc:  # reported below, with the others
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert warnings == []
+    assert [p.name for p in path.parent.iterdir() if ".damaged-" in p.name] == []
+    cache = HistoryCache(path)
+    found = [cache.get(f"pay-cache-{n:02d}") for n in range(openers)]
+    cache.close()
+    assert all(tx is not None for tx in found)
+
+
+def test_a_payment_the_server_made_stands_when_the_cache_cannot_take_it(
+    tmp_path: Path, wallet: Wallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Money has moved once the server answers: a cache held by another process past its
+    wait is a warning, not a failed command (a script would pay again)."""
+    monkeypatch.setattr("cpay_cli.cache.BUSY_TIMEOUT_S", 0.05)
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    path = tmp_path / "cache.db"
+    warnings: list[str] = []
+    engine = CachingEngine(wallet.client("alice"), HistoryCache(path), warn=warnings.append)
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")  # another `cpay` writing, and not letting go
+    try:
+        result = engine.pay(
+            payment_id="pay-locked-01", recipient="bob", amount_minor=100, currency="DBL"
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.close()
+
+    assert result.transaction.status is TxStatus.COMPLETED
+    [warning] = warnings
+    assert warning.startswith("warning: the history cache was not updated (database is locked)")
