@@ -15,6 +15,25 @@ from cpay_engine.errors import InvalidInput, NotFound
 
 app = typer.Typer(help="Run a CPay server (gRPC) for remote clients.", no_args_is_help=True)
 
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line, whatever the message holds (quotes, a traceback):
+    log collectors parse every line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DB_HELP = "sqlite:///PATH/TO/server.db or postgresql://USER@HOST/DB (password in ~/.pgpass)"
 
@@ -96,12 +115,9 @@ def run(
         )
     s.profile_name = holder.name
     engine_key = s.engine_key()  # fail now, not on the first payment
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format='{"ts":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s",'
-        '"msg":"%(message)s"}',
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     engine = open_engine_at(url, receipt_key=lambda: engine_key)
     long_running()
     tls = TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else None

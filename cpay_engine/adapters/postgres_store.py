@@ -181,6 +181,25 @@ def translate(exc: psycopg.Error) -> CPayError:
     return InternalError(f"database error: {exc}")
 
 
+NO_CONNECTION = "the database is unreachable or busy (no connection in time); try again"
+POOL_WAIT_S = 3.0
+
+
+def _read_failed(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Exception:
+    """A read on a connection the server dropped is tried again on another (the engine
+    retries TransientStoreError); anything else is translated."""
+    if conn.broken:
+        return TransientStoreError(f"database connection lost: {exc}")
+    return translate(exc)
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    """Roll back what can be: on a connection the server dropped (a restart, a failover)
+    there is nothing left to roll back, and the pool discards it when it comes back."""
+    with contextlib.suppress(psycopg.Error):
+        conn.rollback()
+
+
 def _transactional(conn: psycopg.Connection[Any]) -> None:
     """The pool's reset: every connection goes back with autocommit off, so a unit of work
     that takes it next is one transaction (a reader turns autocommit on). Should this
@@ -210,7 +229,9 @@ class PostgresStore:
             min_size=min_size,
             max_size=max_size,
             open=False,
-            timeout=30,
+            # Under the clients' 10 s deadline: with the database down, a request answers
+            # "unreachable, nothing done" instead of leaving the client to time out.
+            timeout=POOL_WAIT_S,
             reset=_transactional,
         )
         try:
@@ -292,26 +313,35 @@ class PostgresStore:
         either way, and with no transaction open there is no ROLLBACK round trip after
         (every request's key lookup comes through here). The pool turns autocommit off
         again when the connection comes back (`_transactional`)."""
-        with self._pool.connection() as conn:
-            conn.autocommit = True
+        with self._lent() as conn:
             try:
+                conn.autocommit = True
                 yield SqlUnitOfWork(PostgresDialect(conn))
             except psycopg.Error as exc:
-                raise translate(exc) from None
+                raise _read_failed(conn, exc) from None
+
+    @contextlib.contextmanager
+    def _lent(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except PoolTimeout:
+            raise Unavailable(NO_CONNECTION) from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[SqlUnitOfWork]:
         """A read-only REPEATABLE READ transaction: one snapshot for every statement."""
-        with self._pool.connection() as conn:
-            conn.autocommit = True
+        with self._lent() as conn:
             try:
+                conn.autocommit = True
                 conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
                     yield SqlUnitOfWork(PostgresDialect(conn))
                 finally:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(psycopg.Error):  # gone with a dropped connection
+                        conn.execute("ROLLBACK")
             except psycopg.Error as exc:
-                raise translate(exc) from None
+                raise _read_failed(conn, exc) from None
 
     def write(self, work: Callable[[UnitOfWork], T]) -> T:
         """One transaction per call: PostgreSQL runs concurrent writers side by side and
@@ -323,17 +353,21 @@ class PostgresStore:
     def _transaction(self) -> Iterator[SqlUnitOfWork]:
         try:
             with self._pool.connection() as conn:
+                committing = False
                 try:
                     yield SqlUnitOfWork(PostgresDialect(conn))
+                    committing = True
                     conn.commit()
                 except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
-                    conn.rollback()
+                    _rollback(conn)
                     raise TransientStoreError(str(exc)) from None
                 except psycopg.Error as exc:
-                    conn.rollback()
+                    _rollback(conn)
+                    if conn.broken and not committing:  # nothing was applied: try another
+                        raise TransientStoreError(f"database connection lost: {exc}") from None
                     raise translate(exc) from None
                 except BaseException:
-                    conn.rollback()
+                    _rollback(conn)
                     raise
         except PoolTimeout:
-            raise Unavailable("no database connection became free in time; try again") from None
+            raise Unavailable(NO_CONNECTION) from None

@@ -17,6 +17,9 @@ from cpay_engine.rpc.errors import from_rpc_error
 R = TypeVar("R", bound=Message)
 
 DEFAULT_TIMEOUT_S = 10.0
+# Calls whose work grows with the ledger: `cpay verify` reads all of it (about 25,000
+# transactions took over 10 s on PostgreSQL here).
+LONG_CALLS_S = {"/cpay.v1.CPayService/VerifyLedger": 600.0}
 
 
 def parse_target(text: str, *, allow_any_port: bool = False) -> str:
@@ -63,7 +66,7 @@ class GrpcTransport:
             )
             self._stubs[method] = stub
         try:
-            response = stub(request, timeout=self.timeout_s)
+            response = stub(request, timeout=LONG_CALLS_S.get(method, self.timeout_s))
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 self._reconnect()

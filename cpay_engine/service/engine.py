@@ -294,6 +294,10 @@ class Engine:
             return self._dispatch(method, request)
         except CPayError:
             raise
+        except TransientStoreError:  # a key or user lookup outside the retried unit of work
+            raise Unavailable(
+                "the database dropped the connection (a restart?); nothing was applied: try again"
+            ) from None
         except Exception:
             log.exception("internal error in %s", method)
             raise InternalError(

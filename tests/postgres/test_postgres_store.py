@@ -363,3 +363,35 @@ def test_versions_4_to_6_move_every_receipt_onto_its_transaction(pg_dsn: str) ->
         assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (
             SCHEMA_VERSION,
         )
+
+
+def test_connections_the_database_dropped_are_replaced_without_an_error(pg_dsn: str) -> None:
+    """A PostgreSQL restart or failover kills every pooled connection. The next requests
+    (reads and payments) get fresh ones: no "internal error", nothing lost or doubled."""
+    wallet = Wallet.create_at(parse_db_url(pg_dsn))
+    try:
+        wallet.add_user("bob")
+        wallet.mint("alice", 10_000)
+        alice = wallet.client("alice")
+        for n in range(4):  # the pool now holds connections that have served requests
+            alice.pay(payment_id=f"pay-before-{n}", recipient="bob", amount_minor=1, currency="DBL")
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert killed is not None
+        assert killed[0] >= 1
+
+        balances = alice.balances("DBL")
+        results = [
+            alice.pay(payment_id=f"pay-after-{n}", recipient="bob", amount_minor=1, currency="DBL")
+            for n in range(6)
+        ]
+        report = alice.verify_ledger()
+    finally:
+        wallet.close()
+
+    assert balances[0].available_minor == 10_000 - 4
+    assert [r.transaction.status for r in results] == [TxStatus.COMPLETED] * 6
+    assert (report.ok, report.transactions_checked) == (True, 1 + 4 + 6)
