@@ -193,6 +193,34 @@ def _read_failed(conn: psycopg.Connection[Any], exc: psycopg.Error) -> Exception
     return translate(exc)
 
 
+def _check_is_cpays(conn: psycopg.Connection[Any]) -> None:
+    """Migrate only an empty database or one CPay's migrations made: another program's
+    tables (a `users`, a `schema_version` of its own) would fail half-way, or worse."""
+    tables = {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+    }
+    conn.commit()
+    if not tables:
+        return
+    ours = "schema_version" in tables and {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'schema_version'"
+        )
+    } >= {"version", "name"}
+    conn.commit()
+    if not ours:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise FailedPrecondition(
+            f"the database already holds tables that are not CPay's ({shown}): give CPay a "
+            "database of its own (createdb cpay), or an empty one"
+        )
+
+
 def _rollback(conn: psycopg.Connection[Any]) -> None:
     """Roll back what can be: on a connection the server dropped (a restart, a failover)
     there is nothing left to roll back, and the pool discards it when it comes back."""
@@ -277,6 +305,7 @@ class PostgresStore:
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             conn.commit()
             try:
+                _check_is_cpays(conn)
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_version "
                     "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ "
@@ -303,8 +332,13 @@ class PostgresStore:
                         raise InternalError(f"migration {name} failed: {exc}") from None
                     current = version
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
-                conn.commit()
+                # After a failed statement the transaction is aborted: end it first, or
+                # the unlock fails too and hides what went wrong (the lock also ends with
+                # the session).
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+                    conn.commit()
         return current
 
     @contextlib.contextmanager

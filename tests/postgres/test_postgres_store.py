@@ -395,3 +395,30 @@ def test_connections_the_database_dropped_are_replaced_without_an_error(pg_dsn: 
     assert balances[0].available_minor == 10_000 - 4
     assert [r.transaction.status for r in results] == [TxStatus.COMPLETED] * 6
     assert (report.ok, report.transactions_checked) == (True, 1 + 4 + 6)
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        pytest.param("CREATE TABLE users (id serial PRIMARY KEY, email text)", id="users"),
+        pytest.param(
+            "CREATE TABLE schema_version (v text); INSERT INTO schema_version VALUES ('abc')",
+            id="schema-version",
+        ),
+    ],
+)
+def test_migrating_another_programs_database_is_refused_and_changes_nothing(
+    pg_dsn: str, foreign: str
+) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for statement in foreign.split(";"):
+            conn.execute(statement.encode())
+
+    with pytest.raises(FailedPrecondition, match="tables that are not CPay's"):
+        PostgresStore(pg_dsn, migrate=True)
+
+    with psycopg.connect(pg_dsn) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    assert tables == (1,)  # only the other program's table
