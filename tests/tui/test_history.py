@@ -184,7 +184,8 @@ async def test_a_payment_just_made_is_in_the_history_on_coming_back(
         await press(pilot, "p")
         for field, text in (("#recipient", "@carol"), ("#amount", "1"), ("#memo", "just now")):
             await paste(pilot, field, text)
-        await press(pilot, "ctrl+s", "y")
+        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "y")
         assert seeded.api("bob").history(limit=1).transactions[0].memo == "just now"
         await press(pilot, "escape", "h")
         assert column(history_table(pilot), "Memo") == ["just now", *BOBS_MEMOS]

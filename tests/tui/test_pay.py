@@ -182,7 +182,8 @@ async def test_paying_more_than_the_balance_shows_the_engines_reason_and_moves_n
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         await fill_order(pilot, "@carol", "10000")
-        await press(pilot, "ctrl+s", "y")
+        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "y")
         result = words(text_of(pilot, "#result"))
         assert result.startswith("insufficient funds: @bob cannot pay 10000.00 DBL; payment ")
         assert "error" in pilot.app.screen.query_one("#result").classes
@@ -199,7 +200,8 @@ async def test_the_outcome_of_a_payment_is_on_screen(seeded: SeededWallet) -> No
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         await fill_order(pilot, "@carol", "1")
-        await press(pilot, "ctrl+s", "y")
+        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "y")
         result = pilot.app.screen.query_one("#result", Static)
         assert words(shown(result)).startswith("Done: 1.00 DBL to @carol — completed")
         assert pilot.app.screen.region.contains_region(result.region), result.region
@@ -245,7 +247,8 @@ async def test_a_retry_after_an_unknown_outcome_reuses_the_payment_id_and_pays_o
     async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         await fill_order(pilot, "@carol", "30", "tickets")
-        await press(pilot, "ctrl+s", "y")
+        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "y")
         first_id = link.payment_ids[0]
         assert words(text_of(pilot, "#result")) == words(
             "the connection dropped: the payment may or may not exist\n"
@@ -275,9 +278,11 @@ async def test_changing_the_order_after_an_unknown_outcome_gets_a_new_id(
     async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)
         await fill_order(pilot, "@carol", "30")
-        await press(pilot, "ctrl+s", "y")
+        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "y")
         await paste(pilot, "#amount", "31")
-        await press(pilot, "ctrl+s", "y")
+        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "y")
         assert len(set(link.payment_ids)) == 2
     assert seeded.available("carol") == CAROL_AVAILABLE + 31_00
 
