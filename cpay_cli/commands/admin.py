@@ -33,6 +33,16 @@ def mint(
     order = parse_order(recipient, amount, currency, memo, payment_id)
     s = session(ctx)
     api = s.api()  # unlock the key first: the confirmation is the last step before sending
+    if not yes:  # before asking, not after: a question a user cannot say yes to is noise
+        from cpay_engine.domain.model import Role
+        from cpay_engine.errors import PermissionDenied
+
+        me = api.account()
+        if me.role is not Role.ADMIN:
+            raise PermissionDenied(
+                f"minting Dabloons needs the admin role; @{me.handle} is "
+                f"{'an' if me.role is Role.AUDITOR else 'a'} {me.role.value}"
+            )
     confirm(
         [
             f"Mint {order.amount} from the treasury to @{order.recipient} "

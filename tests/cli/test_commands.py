@@ -416,13 +416,16 @@ def test_verify_reports_a_consistent_ledger(funded: Cli) -> None:
 # --- roles ---------------------------------------------------------------------------------
 
 
-def test_minting_as_a_non_admin_is_denied_and_mints_nothing(funded: Cli) -> None:
-    result = funded("--as", "bob", "admin", "mint", "@bob", "5", "DBL", "--yes")
+@pytest.mark.parametrize("yes", [["--yes"], []], ids=["yes", "would-ask"])
+def test_minting_as_a_non_admin_is_denied_and_mints_nothing(funded: Cli, yes: list[str]) -> None:
+    """Without --yes too it is refused (exit 4), not first previewed and asked for."""
+    result = funded("--as", "bob", "admin", "mint", "@bob", "5", "DBL", *yes)
 
     assert result.exit_code == 4
     assert result.stdout == ""
-    assert "cpay: " in result.stderr
-    assert "admin role" in result.stderr
+    assert result.stderr.endswith("cpay: minting Dabloons needs the admin role; @bob is a user\n")
+    if not yes:
+        assert "Mint 5.00" not in result.stderr, "no preview of what cannot be done"
     assert funded.available("bob") == "0.00"
 
 
