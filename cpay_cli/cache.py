@@ -72,8 +72,23 @@ CACHE_COLUMNS = Columns(
 )
 TABLE = "transactions"
 BUSY_TIMEOUT_S = 30.0
-SCHEMA_ATTEMPTS = 5
-WRITE_ATTEMPTS = 8  # 0.01 s doubling: about 2.5 s in all
+ATTEMPTS = 8  # 0.01 s doubling: about 2.5 s in all
+# What SQLite says when another process holds the file or is creating the same table.
+HELD = ("locked", "busy", "already exists")
+
+
+def _while_held(work: Callable[[], object]) -> None:
+    """`work`, tried again while another `cpay` process of the profile holds the file:
+    SQLite answers "database is locked" at once, busy timeout or not, when the WAL is
+    being set up or a snapshot is stale; two first runs race to create the schema."""
+    for attempt in range(ATTEMPTS):
+        try:
+            work()
+            return
+        except sqlite3.OperationalError as exc:
+            if not any(sign in str(exc) for sign in HELD) or attempt == ATTEMPTS - 1:
+                raise
+        time.sleep(0.01 * 2**attempt)
 
 
 def _now_ms() -> int:
@@ -115,14 +130,7 @@ class HistoryCache:
         try:
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA journal_mode = WAL")
-            for attempt in range(SCHEMA_ATTEMPTS):
-                try:
-                    HistoryCache._create_schema(db)
-                    break
-                except sqlite3.OperationalError:  # another process creating it right now
-                    if attempt == SCHEMA_ATTEMPTS - 1:
-                        raise
-                    time.sleep(0.05 * 2**attempt)
+            _while_held(lambda: HistoryCache._create_schema(db))
         except BaseException:
             conn.close()
             raise
@@ -187,19 +195,11 @@ class HistoryCache:
         self._write(lambda: self.db.table("meta").upsert_all(rows, pk="key"))
 
     def _write(self, write: Callable[[], object]) -> None:
-        """A write that another process's may hold up: SQLite answers "database is locked"
-        at once, busy timeout or not, when the WAL is being set up or a snapshot is stale,
-        so it is tried again a few times before giving up."""
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                with self.lock:
-                    write()
-                return
-            except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy or attempt == WRITE_ATTEMPTS - 1:
-                    raise
-            time.sleep(0.01 * 2**attempt)
+        def locked() -> None:
+            with self.lock:
+                write()
+
+        _while_held(locked)
 
     # --- rows --------------------------------------------------------------------------
 

@@ -34,15 +34,13 @@ def mint(
     s = session(ctx)
     api = s.api()  # unlock the key first: the confirmation is the last step before sending
     if not yes:  # before asking, not after: a question a user cannot say yes to is noise
-        from cpay_engine.domain.model import Role
+        from cpay_engine.domain.model import Role, role_refusal
         from cpay_engine.errors import PermissionDenied
 
         me = api.account()
         if me.role is not Role.ADMIN:
-            raise PermissionDenied(
-                f"minting Dabloons needs the admin role; @{me.handle} is "
-                f"{'an' if me.role is Role.AUDITOR else 'a'} {me.role.value}"
-            )
+            refusal = role_refusal("minting Dabloons", [Role.ADMIN], me.handle, me.role)
+            raise PermissionDenied(refusal)
     confirm(
         [
             f"Mint {order.amount} from the treasury to @{order.recipient} "

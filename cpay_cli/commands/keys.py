@@ -87,8 +87,7 @@ def revoke(
         raise InvalidInput("the key id is empty: name one from `cpay key list`")
     target = next((k for k in api.list_keys() if k.key_id == key_id), None)
     if target is None:
-        shown = key_id or "''"
-        raise NotFound(f"@{handle} has no key {shown}: see `cpay key list`")
+        raise NotFound(f"@{handle} has no key {key_id}: see `cpay key list`")
     question = [f"Revoke key {key_id} of @{handle}? This cannot be undone."]
     if key_id == api.key_id:
         question.append(f"This device signs with it: it will no longer act as @{handle}.")

@@ -59,9 +59,12 @@ def worker_cancelled() -> bool:
 
 # The help screen's "↑ ↓ or k j move, Home End newest, oldest" on every list screen. The
 # history screen binds its own (Home and End page there through the whole store).
-ROW_KEYS = [
+ROW_MOVES = [
     Binding("j", "row_down", "Down", show=False),
     Binding("k", "row_up", "Up", show=False),
+]
+ROW_KEYS = [
+    *ROW_MOVES,
     # priority: a table would otherwise take Home/End as sideways scrolling
     Binding("home", "first_row", "Newest", show=False, priority=True),
     Binding("end", "last_row", "Oldest", show=False, priority=True),

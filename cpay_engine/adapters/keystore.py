@@ -214,17 +214,17 @@ class KeyStore:
                 f"the key file {path} cannot be read ({exc}): {DAMAGED_KEY_FILE}"
             ) from None
         sealed = _sealed_key(doc, path)
-        secret = self._passphrase(False).encode("utf-8")
-        kdf = Scrypt(salt=sealed.salt, length=32, n=sealed.n, r=sealed.r, p=sealed.p)
-        derived = _alongside(lambda: kdf.derive(secret), meanwhile)
+        passphrase = self._passphrase(False)
+        derived = _alongside(
+            lambda: _derive(passphrase, sealed.salt, sealed.n, sealed.r, sealed.p), meanwhile
+        )
         try:
             seed = AESGCM(derived).decrypt(sealed.nonce, sealed.ciphertext, sealed.key_id.encode())
         except InvalidTag:
             raise Unauthenticated(
                 f"wrong passphrase for the key file {path}: check the passphrase (typed, or "
                 f"from CPAY_KEY_PASSPHRASE or CPAY_KEY_PASSPHRASE_FILE); if it is right, the "
-                f"file is damaged: "
-                f"{DAMAGED_KEY_FILE}"
+                f"file is damaged: {DAMAGED_KEY_FILE}"
             ) from None
         return SigningKey.from_seed(seed)
 

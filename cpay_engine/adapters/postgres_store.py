@@ -385,23 +385,20 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[SqlUnitOfWork]:
-        try:
-            with self._pool.connection() as conn:
-                committing = False
-                try:
-                    yield SqlUnitOfWork(PostgresDialect(conn))
-                    committing = True
-                    conn.commit()
-                except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
-                    _rollback(conn)
-                    raise TransientStoreError(str(exc)) from None
-                except psycopg.Error as exc:
-                    _rollback(conn)
-                    if conn.broken and not committing:  # nothing was applied: try another
-                        raise TransientStoreError(f"database connection lost: {exc}") from None
-                    raise translate(exc) from None
-                except BaseException:
-                    _rollback(conn)
-                    raise
-        except PoolTimeout:
-            raise Unavailable(NO_CONNECTION) from None
+        with self._lent() as conn:
+            committing = False
+            try:
+                yield SqlUnitOfWork(PostgresDialect(conn))
+                committing = True
+                conn.commit()
+            except (pg_errors.SerializationFailure, pg_errors.DeadlockDetected) as exc:
+                _rollback(conn)
+                raise TransientStoreError(str(exc)) from None
+            except psycopg.Error as exc:
+                _rollback(conn)
+                if conn.broken and not committing:  # nothing was applied: try another
+                    raise TransientStoreError(f"database connection lost: {exc}") from None
+                raise translate(exc) from None
+            except BaseException:
+                _rollback(conn)
+                raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import TypeVar
 
@@ -56,6 +56,19 @@ def parse_handle(text: str) -> str:
     if handle == TREASURY_HANDLE:
         raise InvalidInput(f"{quoted(text)} is reserved for the system")
     return handle
+
+
+def check_payee(payer_handle: str, payee_handle: str) -> None:
+    """The engine's rule, which a front end may check early with the same words."""
+    if payer_handle == payee_handle:
+        raise InvalidInput("you cannot pay yourself: choose another recipient")
+
+
+def role_refusal(action: str, allowed: Iterable[Role], handle: str, role: Role) -> str:
+    """What a caller whose role may not do `action` is told: in words, not an RPC name."""
+    needed = " or ".join(sorted(r.value for r in allowed))
+    article = "an" if role in (Role.ADMIN, Role.AUDITOR) else "a"
+    return f"{action} needs the {needed} role; @{handle} is {article} {role.value}"
 
 
 def parse_payment_id(text: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import DecodeError, Message
 
 from cpay_engine.adapters.crypto import SigningKey, verify_signature
-from cpay_engine.domain.model import Role
+from cpay_engine.domain.model import Role, role_refusal
 from cpay_engine.domain.signing import (
     FRESHNESS_WINDOW_MS,
     MAX_BODY_BYTES,
@@ -342,12 +342,8 @@ class Engine:
         # rate limit: (the rate-limiting issue adds it here)
         # role
         if spec.roles is not None and user.role not in spec.roles:
-            allowed = " or ".join(sorted(r.value for r in spec.roles))
-            raise PermissionDenied(
-                f"{ACTIONS.get(spec.rpc, spec.rpc)} needs the {allowed} role; @{user.handle} "
-                f"is {'an' if user.role is Role.ADMIN or user.role is Role.AUDITOR else 'a'} "
-                f"{user.role.value}"
-            )
+            action = ACTIONS.get(spec.rpc, spec.rpc)
+            raise PermissionDenied(role_refusal(action, spec.roles, user.handle, user.role))
         body = self._decode(spec, request, signed)
         return self._run(spec, key, user, body, signed, now)
 

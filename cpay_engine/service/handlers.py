@@ -27,6 +27,7 @@ from cpay_engine.domain.model import (
     TxKind,
     TxStatus,
     check_memo,
+    check_payee,
     parse_handle,
     parse_payment_id,
     the_one_starting_with,
@@ -226,8 +227,7 @@ def process_payment(ctx: Context, body: pb.PaymentRequest.Body) -> Outcome:
     recipient = _recipient(ctx, order)
     if recipient is None:
         raise NotFound(f"no user @{order.recipient}: check the handle")
-    if recipient.id == ctx.user.id:
-        raise InvalidInput("you cannot pay yourself: choose another recipient")
+    check_payee(ctx.user.handle, recipient.handle)
     # KYC tier, limits and fraud score go here (their issues add them).
     source, target = ctx.uow.payment_accounts(ctx.user.id, recipient.id, order.currency)
     return _post(
@@ -324,13 +324,11 @@ def _post(
     )
     seq = uow.record_transaction(tx, postings_rows, receipt, parties, audit)
     record = _record(seq, tx)
-    direction = (
-        Direction.IN
-        if payee.id == ctx.user.id
-        else Direction.OUT
-        if payer is not None and payer.id == ctx.user.id
-        else None  # an admin minting to someone else is not a party to it
-    )
+    direction: Direction | None = None  # an admin minting to someone else: not a party
+    if payee.id == ctx.user.id:
+        direction = Direction.IN
+    elif payer is not None and payer.id == ctx.user.id:
+        direction = Direction.OUT
     postings = [PostingRecord(*label) for label in labels] if moved else []
     response = response_type(
         transaction=transaction_pb(record, direction, postings, receipt), replayed=False

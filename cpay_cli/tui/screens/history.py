@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Header, Input, Static
 
-from cpay_cli.tui.base import CPayScreen, fill_table
+from cpay_cli.tui.base import ROW_MOVES, CPayScreen, fill_table
 from cpay_cli.tui.format import HISTORY_COLUMNS, column_widths, history_cells
 from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
@@ -44,8 +44,7 @@ class HistoryScreen(CPayScreen):
         # priority: the table would otherwise take Home/End as plain scrolling
         Binding("home", "newest", "Newest", show=False, priority=True),
         Binding("end", "oldest", "Oldest", show=False, priority=True),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
+        *ROW_MOVES,
     ]
 
     def __init__(self) -> None:
@@ -266,12 +265,6 @@ class HistoryScreen(CPayScreen):
         self.action_newest()
 
     # --- moving and opening ------------------------------------------------------------
-
-    def action_cursor_down(self) -> None:
-        self.query_one(DataTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(DataTable).action_cursor_up()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         index = event.cursor_row

@@ -27,7 +27,7 @@ from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
 from cpay_cli.tui.screens.confirm import ConfirmScreen
 from cpay_engine.api import BalanceView, PaymentResult
-from cpay_engine.domain.model import check_memo, parse_handle
+from cpay_engine.domain.model import check_memo, check_payee, parse_handle
 from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
 from cpay_engine.errors import CPayError, OutcomeUnknown, Unavailable
 
@@ -82,7 +82,6 @@ class PaymentForm(CPayScreen):
         self._pending_order: Order | None = None
         self._available: dict[str, int] | None = None  # by currency, once loaded
         self._confirming = False  # from submit until the confirmation is answered
-        self._sending = False  # from "yes" until the engine's answer is back
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -168,11 +167,10 @@ class PaymentForm(CPayScreen):
         amount = 0
         try:
             recipient = parse_handle(values["recipient"])
+            if not self.FROM_TREASURY:
+                check_payee(self.cpay.account.handle, recipient)
         except CPayError as error:
             errors["recipient"] = error.message
-        else:
-            if not self.FROM_TREASURY and recipient == self.cpay.account.handle:
-                errors["recipient"] = "you cannot pay yourself: choose another recipient"
         try:
             currency = parse_currency(self._currency())
         except CPayError as error:
@@ -245,6 +243,11 @@ class PaymentForm(CPayScreen):
     def action_back(self) -> None:
         self.app.switch_mode("dashboard")
 
+    @property
+    def _sending(self) -> bool:
+        """From "yes" until the engine's answer is back: the submit button says so."""
+        return self.query_one("#submit", Button).disabled
+
     def action_submit(self) -> None:
         if self._confirming:
             return  # typed ahead of its own dialog: that dialog answers for it
@@ -301,8 +304,7 @@ class PaymentForm(CPayScreen):
 
     def _send(self, order: Order, payment_id: str) -> None:
         self._pending_id, self._pending_order = payment_id, order
-        self._sending = True
-        self.query_one("#submit", Button).disabled = True
+        self.query_one("#submit", Button).disabled = True  # until the answer: _sending
         self._result(f"Sending {order.preview()}…", "")
         self.call_api(
             lambda: self.send(order, payment_id), self._sent, group="send", failed=self._send_failed
@@ -324,7 +326,6 @@ class PaymentForm(CPayScreen):
     def _sent(self, result: PaymentResult) -> None:
         tx = result.transaction
         self._pending_id = self._pending_order = None
-        self._sending = False
         self.query_one("#submit", Button).disabled = False
         again = " (already made earlier: this is the original result)" if result.replayed else ""
         self._result(
@@ -338,7 +339,6 @@ class PaymentForm(CPayScreen):
         self._load_funds()
 
     def _send_failed(self, error: CPayError) -> None:
-        self._sending = False
         self.query_one("#submit", Button).disabled = False
         if isinstance(error, OutcomeUnknown | Unavailable):
             self._result(
