@@ -1,19 +1,24 @@
 """Profiles: which wallet a command talks to, and which device keys it may sign with.
 
-Stored as JSON in the config directory, written atomically. A profile holds no
-secrets: only key ids and the key store each private key lives in.
+Stored as JSON in the config directory. Every change is a read-modify-write under a
+lock on the file (`Config.change`), written atomically: cpay processes sharing a
+CPAY_HOME (a script, a cron job, the TUI) keep each other's changes. A profile holds
+no secrets: only key ids and the key store each private key lives in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cpay_engine.errors import InvalidInput, NotFound
+from cpay_engine.errors import FailedPrecondition, InvalidInput, NotFound
 
 DEFAULT_PROFILE = "default"
 _NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,31}\Z")
@@ -48,10 +53,24 @@ class Profile:
     ca: str = ""
     # Receipt keys pinned at enrollment (key id -> hex public key), for offline checks.
     engine_public_keys: dict[str, str] = field(default_factory=dict)
+    # Keys sent to the engine to be registered (a rotation, a new user, an enrollment)
+    # whose answer this device has not heard: saved before sending, settled by the next
+    # command (cpay_cli.session.Session.settle_pending).
+    pending: dict[str, KeyRef] = field(default_factory=dict)
 
     @property
     def target(self) -> str:
         return self.server if self.mode == "remote" else self.db
+
+    def adopt(self, handle: str, ref: KeyRef) -> KeyRef | None:
+        """`ref`, pending until now, becomes `handle`'s key on this device; returns the
+        key it replaces, if any (its file is the caller's to delete)."""
+        self.pending.pop(handle, None)
+        replaced = self.users.get(handle)
+        self.users[handle] = ref
+        if not self.default_user:
+            self.default_user = handle
+        return replaced
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -69,6 +88,7 @@ class Profile:
         engine = p.get("engine_key")
         users = _object(p.get("users", {}), f"{where}.users")
         pinned = _object(p.get("engine_public_keys", {}), f"{where}.engine_public_keys")
+        pending = _object(p.get("pending", {}), f"{where}.pending")
         return cls(
             name=name,
             mode=mode,
@@ -79,6 +99,7 @@ class Profile:
             server=_text(p, "server", where),
             ca=_text(p, "ca", where),
             engine_public_keys={k: _text(pinned, k, f"{where}.engine_public_keys") for k in pinned},
+            pending={h: _key_ref(ref, f"{where}.pending.{h}") for h, ref in pending.items()},
         )
 
 
@@ -142,15 +163,41 @@ class Config:
             ) from None
         return cls(path, current, profiles)
 
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def change(self, edit: Callable[[Config], None]) -> None:
+        """Apply `edit` to the config as it is on disk now, under the config lock, and
+        save it; this object then holds the result. Two processes changing profiles at
+        once both keep their change (no lost update). Raises FailedPrecondition, saying
+        what to fix, when the file cannot be written (nothing is changed then)."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with _locked(self.path.with_name(self.path.name + ".lock")):
+                fresh = Config.load(self.path)
+                edit(fresh)
+                fresh._write()
+        except OSError as exc:
+            raise FailedPrecondition(
+                f"could not save the config file {self.path} ({exc.strerror or exc}): "
+                "free some disk space or fix its permissions, then run the command again"
+            ) from None
+        self.current, self.profiles = fresh.current, fresh.profiles
+
+    def _write(self) -> None:
         doc = {
             "current": self.current,
             "profiles": {name: p.to_json() for name, p in sorted(self.profiles.items())},
         }
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        text = json.dumps(doc, indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())  # the new file is whole before it replaces the old
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def get(self, name: str) -> Profile:
         try:
@@ -162,3 +209,20 @@ class Config:
                 else f"known profiles: {', '.join(sorted(self.profiles))}"
             )
             raise NotFound(f"no profile '{name}': {hint}") from None
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if missing) for the block: other
+    cpay processes changing the config wait for it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; changes are still atomic
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cpay_cli.paths import Home
 from cpay_cli.preload import importer
-from cpay_cli.profiles import DEFAULT_PROFILE, Config, Profile, check_profile_name
+from cpay_cli.profiles import DEFAULT_PROFILE, Config, KeyRef, Profile, check_profile_name
 from cpay_engine.errors import Cancelled, InvalidInput, Unauthenticated
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cpay_engine.adapters.keystore import KeyStore
     from cpay_engine.api import EngineKeyView, PaymentsAPI
     from cpay_engine.bootstrap import DbUrl
+    from cpay_engine.client import Transport
 
 KEY_UNLOCK_HELP = (
     "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
@@ -193,6 +194,8 @@ class Session:
         """The acting user's PaymentsAPI. The modules it needs, and `also` (a front end's),
         are imported while the key unlocks (see cpay_cli.preload)."""
         if self._api is None:
+            if self.profile.pending:
+                self.settle_pending()
             profile = self.profile
             if profile.mode == "remote":
                 self._api = self._remote_api(profile, also)
@@ -226,6 +229,95 @@ class Session:
             say(f"warning: the history cache {path} cannot be opened ({exc}); going on without it")
             return remote
         return CachingEngine(remote, cache, warn=say)
+
+    def settle_pending(self) -> None:
+        """Settle the keys this profile sent to the engine without hearing back
+        (Profile.pending, cpay_cli.registering). The engine answers a request signed
+        with such a key if it registered it: the key is adopted. It refuses it as
+        unknown if it never did: the key is dropped. As revoked if it registered it and
+        a later revocation ended it: adopted too (the truth, which the next request
+        hears). Any other answer (unreachable, …) leaves it for the next command."""
+        from cpay_cli.output import say
+        from cpay_engine.adapters.keystore import Backend
+        from cpay_engine.client import SignedClient
+        from cpay_engine.errors import KEY_REVOKED, UNKNOWN_KEY, CPayError, Unauthenticated
+
+        profile = self.profile
+        transport = self._transport(profile)
+        try:
+            for handle, ref in list(profile.pending.items()):
+                key = self.keystore.load(
+                    self.key_name(profile.name, handle, ref.key_id),
+                    ref.key_id,
+                    Backend(ref.keystore),
+                )
+                engine_keys: tuple[EngineKeyView, ...] = ()
+                try:
+                    engine_keys = SignedClient(transport, key).account().engine_keys
+                    registered = True
+                except Unauthenticated as exc:
+                    reason = exc.details.get("reason")
+                    if reason not in (UNKNOWN_KEY, KEY_REVOKED):
+                        continue
+                    registered = reason == KEY_REVOKED
+                except CPayError:
+                    continue
+                self._settle(profile.name, handle, ref, registered, engine_keys)
+                if registered:
+                    say(
+                        f"note: key {ref.key_id} for @{handle}, sent earlier without an answer, "
+                        "was registered: this device signs with it now"
+                    )
+                else:
+                    say(
+                        f"note: key {ref.key_id} for @{handle}, sent earlier without an answer, "
+                        "was never registered: it is dropped (nothing changed on the engine)"
+                    )
+        finally:
+            transport.close()
+
+    def _settle(
+        self,
+        name: str,
+        handle: str,
+        ref: KeyRef,
+        registered: bool,
+        engine_keys: tuple[EngineKeyView, ...],
+    ) -> None:
+        from cpay_engine.adapters.keystore import Backend
+
+        replaced: list[KeyRef] = []
+
+        def edit(c: Config) -> None:
+            profile = c.profiles.get(name)
+            if profile is None or profile.pending.get(handle) != ref:
+                return  # settled meanwhile by another command
+            if not registered:
+                del profile.pending[handle]
+                return
+            old = profile.adopt(handle, ref)
+            if old is not None and old != ref:
+                replaced.append(old)
+            if profile.mode == "remote" and not profile.engine_public_keys:
+                profile.engine_public_keys = {k.key_id: k.public_key.hex() for k in engine_keys}
+
+        self.config.change(edit)
+        gone = replaced if registered else [ref]
+        for key in gone:
+            self.keystore.delete(self.key_name(name, handle, key.key_id), Backend(key.keystore))
+
+    def _transport(self, profile: Profile) -> Transport:
+        """A transport to the profile's engine, for requests signed with any key."""
+        if profile.mode == "remote":
+            from cpay_engine.rpc.transport import GrpcTransport
+
+            ca = Path(profile.ca) if profile.ca else None
+            return GrpcTransport(profile.server, ca_file=ca)
+        from cpay_engine.bootstrap import open_engine_at
+        from cpay_engine.client import InProcessTransport
+
+        engine = open_engine_at(profile_db_url(profile), receipt_key=self.engine_key)
+        return InProcessTransport(engine)
 
     def trusted_engine_keys(self) -> tuple[EngineKeyView, ...]:
         """Receipt keys: pinned at enrollment (remote), or the wallet's own (local)."""

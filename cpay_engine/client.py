@@ -172,6 +172,13 @@ class SignedClient:
                 raise
             except OutcomeUnknown as exc:
                 raise _unknown(rpc, payment_id, exc) from None
+            except CPayError:
+                # A change with no idempotency key (a key rotation, an enrollment, a new
+                # user) retried after an attempt that may have arrived: this refusal may be
+                # that attempt's own success ("key … was revoked", "invite already used").
+                if sent is not None and not payment_id and rpc in STATE_CHANGING:
+                    raise _unknown(rpc, payment_id, sent) from None
+                raise
 
     # --- PaymentsAPI ---------------------------------------------------------------------
 

@@ -26,6 +26,12 @@ from collections.abc import Mapping
 
 ECHO_CHARS = 64
 
+# Unauthenticated's details["reason"] where a client must tell the two apart: a key the
+# engine never registered, and one it registered and later revoked (see the CLI's
+# settling of keys it sent without hearing back).
+UNKNOWN_KEY = "unknown_key"
+KEY_REVOKED = "key_revoked"
+
 
 def quoted(text: str, limit: int = ECHO_CHARS) -> str:
     """`text` as a message repeats what a client sent: quoted, and cut to `limit`

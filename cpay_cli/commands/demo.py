@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Seed a demo wallet (profile 'demo': users, mints, payments) and show a tour."""
         from cpay_cli.commands.wallet import create_local_wallet
-        from cpay_cli.profiles import KeyRef
+        from cpay_cli.registering import register_key
         from cpay_engine.adapters.crypto import SigningKey
         from cpay_engine.domain.model import Role
         from cpay_engine.domain.money import format_amount
@@ -48,10 +48,11 @@ def register(app: typer.Typer) -> None:
             backend = Backend(profile.users["alice"].keystore)
             for handle, role in DEMO_USERS:
                 key = SigningKey.generate()
-                s.keystore.save(s.key_name(name, handle, key.key_id), key, backend)
-                admin.create_user(handle=handle, role=Role(role), public_key=key.public_key)
-                profile.users[handle] = KeyRef(key.key_id, backend.value)
-            s.config.save()
+
+                def create(handle: str = handle, role: str = role, key: SigningKey = key) -> None:
+                    admin.create_user(handle=handle, role=Role(role), public_key=key.public_key)
+
+                register_key(s, name, handle, key, backend, create)
             for i, (to, amount, memo) in enumerate(MINTS):
                 admin.mint(
                     payment_id=f"demo-mint-{i:04d}",

@@ -6,7 +6,6 @@ import typer
 
 from cpay_cli.commands.common import OutputOption, YesOption, confirm, session
 from cpay_cli.output import Format, emit, emit_one, iso_time, say
-from cpay_cli.profiles import KeyRef
 
 app = typer.Typer(help="Your device keys.", no_args_is_help=True)
 
@@ -43,25 +42,18 @@ def list_keys(ctx: typer.Context, output: Format = OutputOption) -> None:
 @app.command("rotate")
 def rotate(ctx: typer.Context, output: Format = OutputOption) -> None:
     """Replace this device's key with a new one and revoke the old one."""
+    from cpay_cli.registering import register_key
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import Backend
 
     s = session(ctx)
+    api = s.api()  # settles a key an earlier rotation left pending, first
     profile = s.profile
     handle = s.acting_handle()
     old = profile.users[handle]
     backend = Backend(old.keystore)
-    api = s.api()
     new = SigningKey.generate()
-    new_name = s.key_name(profile.name, handle, new.key_id)
-    s.keystore.save(new_name, new, backend)
-    try:
-        result = api.rotate_key(new)
-    except BaseException:
-        s.keystore.delete(new_name, backend)
-        raise
-    profile.users[handle] = KeyRef(new.key_id, backend.value)
-    s.config.save()
+    result = register_key(s, profile.name, handle, new, backend, lambda: api.rotate_key(new))
     s.keystore.delete(s.key_name(profile.name, handle, old.key_id), backend)
     say(f"@{handle} now signs with {new.key_id}; {result.revoked_key_id} is revoked.")
     row = {"key_id": result.new_key.key_id, "revoked_key_id": result.revoked_key_id}

@@ -9,7 +9,7 @@ import typer
 
 from cpay_cli.commands.common import OutputOption, session
 from cpay_cli.output import Format, emit, emit_one, say
-from cpay_cli.profiles import Profile, check_profile_name
+from cpay_cli.profiles import Config, Profile, check_profile_name
 from cpay_engine.errors import AlreadyInitialized
 
 app = typer.Typer(help="Profiles: local wallets and remote servers.", no_args_is_help=True)
@@ -75,8 +75,12 @@ def use(
     """Make a profile the current one."""
     config = session(ctx).config
     profile = config.get(check_profile_name(name))
-    config.current = profile.name
-    config.save()
+
+    def use(c: Config) -> None:
+        c.get(profile.name)  # not removed meanwhile
+        c.current = profile.name
+
+    config.change(use)
     say(f"Now using profile '{profile.name}' ({profile.mode} mode, {profile.target}).")
 
 
@@ -96,8 +100,14 @@ def add(
         raise AlreadyInitialized(f"profile '{name}' already exists")
     if ca is not None:
         read_ca_file(ca)  # refused now, not at the first call
-    config.profiles[name] = Profile(
+    new = Profile(
         name=name, mode="remote", server=parse_target(remote), ca=str(ca.absolute()) if ca else ""
     )
-    config.save()
+
+    def add(c: Config) -> None:
+        if name in c.profiles:
+            raise AlreadyInitialized(f"profile '{name}' already exists")
+        c.profiles[name] = new
+
+    config.change(add)
     say(f"Added profile '{name}' for {remote}; enroll with: cpay --profile {name} init --invite -")

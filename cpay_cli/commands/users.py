@@ -8,7 +8,6 @@ import typer
 
 from cpay_cli.commands.common import OutputOption, session
 from cpay_cli.output import Format, emit_one, say
-from cpay_cli.profiles import KeyRef
 from cpay_engine.errors import FailedPrecondition
 
 app = typer.Typer(help="Users of this wallet (admin).", no_args_is_help=True)
@@ -22,6 +21,7 @@ def add(
     output: Format = OutputOption,
 ) -> None:
     """Add a user with a new device key on this device (use --as HANDLE to act as them)."""
+    from cpay_cli.registering import register_key
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import choose_backend
     from cpay_engine.domain.model import parse_handle, parse_role
@@ -29,21 +29,25 @@ def add(
     s = session(ctx)
     new_handle = parse_handle(handle)
     new_role = parse_role(role)
+    api = s.api()  # settles a key an earlier `user add` left pending, first
     profile = s.profile
     if new_handle in profile.users:
         raise FailedPrecondition(f"this device already holds a key for @{new_handle}")
-    api = s.api()
+    if new_handle in profile.pending:
+        raise FailedPrecondition(
+            f"a key for @{new_handle} is waiting for the engine's answer to an earlier "
+            "`cpay user add`: run the command again when the engine can be reached"
+        )
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     key = SigningKey.generate()
-    name = s.key_name(profile.name, new_handle, key.key_id)
-    s.keystore.save(name, key, backend)
-    try:
-        user = api.create_user(handle=new_handle, role=new_role, public_key=key.public_key)
-    except BaseException:
-        s.keystore.delete(name, backend)
-        raise
-    profile.users[new_handle] = KeyRef(key.key_id, backend.value)
-    s.config.save()
+    user = register_key(
+        s,
+        profile.name,
+        new_handle,
+        key,
+        backend,
+        lambda: api.create_user(handle=new_handle, role=new_role, public_key=key.public_key),
+    )
     say(f"Added @{user.handle} ({user.role.value}); act as them with `cpay --as {user.handle} …`")
     row = {
         "handle": "@" + user.handle,

@@ -30,13 +30,13 @@ from cpay_cli.output import (
     payment_row,
     say,
 )
-from cpay_cli.profiles import KeyRef, Profile
+from cpay_cli.profiles import Config, KeyRef, Profile
 from cpay_engine.errors import AlreadyInitialized, FailedPrecondition, InvalidInput
 
 if TYPE_CHECKING:
     from cpay_cli.commands.common import MoneyOrder
     from cpay_cli.session import Session
-    from cpay_engine.api import PaymentsAPI
+    from cpay_engine.api import EnrollmentView, PaymentsAPI
     from cpay_engine.bootstrap import DbUrl
 
 
@@ -102,10 +102,15 @@ def create_local_wallet(
             users={handle: KeyRef(device.key_id, backend.value)},
             engine_key=KeyRef(engine.key_id, backend.value),
         )
-        s.config.profiles[name] = profile
-        if make_current and s.config.current not in s.config.profiles:
-            s.config.current = name
-        s.config.save()
+
+        def add(c: Config) -> None:
+            if name in c.profiles:  # another process created it meanwhile
+                raise AlreadyInitialized(f"profile '{name}' was just created by another command")
+            c.profiles[name] = profile
+            if make_current and c.current not in c.profiles:
+                c.current = name
+
+        s.config.change(add)
     except BaseException:
         for key_name in saved:
             s.keystore.delete(key_name, backend)
@@ -120,6 +125,7 @@ def enroll_remote(
     s: Session, server: str | None, invite: str, handle_text: str | None, ca: Path | None
 ) -> Profile:
     """Create the device key, register it with the server using the invite, save a profile."""
+    from cpay_cli.registering import register_key
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import choose_backend
     from cpay_engine.client import RetryPolicy, SignedClient
@@ -128,9 +134,17 @@ def enroll_remote(
 
     name = s.chosen_profile_name()
     existing = s.config.profiles.get(name)
+    if existing is not None and existing.pending:
+        s.settle_pending()  # an earlier enrollment whose answer was lost
+        existing = s.config.profiles.get(name)
     if existing is not None and (existing.users or existing.mode != "remote"):
         raise AlreadyInitialized(
             f"profile '{name}' already exists: use --profile NAME for another one"
+        )
+    if existing is not None and existing.pending:
+        raise FailedPrecondition(
+            f"profile '{name}' is waiting for the server's answer to an earlier enrollment: "
+            "run the command again when the server can be reached"
         )
     target = parse_target(server or (existing.server if existing else ""))
     ca_path = ca or (Path(existing.ca) if existing and existing.ca else None)
@@ -140,33 +154,30 @@ def enroll_remote(
         raise InvalidInput("the invite code is empty: ask an admin for `cpay admin invite`")
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     key = SigningKey.generate()
-    key_name = s.key_name(name, handle, key.key_id)
-    s.keystore.save(key_name, key, backend)
-    try:
+    staged = Profile(
+        name=name, mode="remote", server=target, ca=str(ca_path.absolute()) if ca_path else ""
+    )
+
+    def enroll() -> EnrollmentView:
         client = SignedClient(
             GrpcTransport(target, ca_file=ca_path), key, retry=RetryPolicy(attempts=4)
         )
         try:
-            enrolled = client.enroll(invite_code=code, handle=handle)
+            return client.enroll(invite_code=code, handle=handle)
         finally:
             client.close()
-    except BaseException:
-        s.keystore.delete(key_name, backend)
-        raise
-    profile = Profile(
-        name=name,
-        mode="remote",
-        server=target,
-        ca=str(ca_path.absolute()) if ca_path else "",
-        default_user=enrolled.user.handle,
-        users={enrolled.user.handle: KeyRef(key.key_id, backend.value)},
-        engine_public_keys={k.key_id: k.public_key.hex() for k in enrolled.engine_keys},
-    )
-    s.config.profiles[name] = profile
-    if s.config.current not in s.config.profiles or s.config.current == name:
-        s.config.current = name
-    s.config.save()
-    return profile
+
+    def pin(profile: Profile, enrolled: EnrollmentView) -> None:
+        profile.engine_public_keys = {k.key_id: k.public_key.hex() for k in enrolled.engine_keys}
+
+    register_key(s, name, handle, key, backend, enroll, new_profile=staged, also=pin)
+
+    def make_current(c: Config) -> None:
+        if c.current not in c.profiles:
+            c.current = name
+
+    s.config.change(make_current)
+    return s.config.get(name)
 
 
 def _invite_code(option: str | None) -> str:

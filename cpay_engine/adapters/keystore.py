@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from cpay_engine.adapters.crypto import SigningKey
-from cpay_engine.errors import InternalError, InvalidInput, Unauthenticated, quoted
+from cpay_engine.errors import (
+    FailedPrecondition,
+    InternalError,
+    InvalidInput,
+    Unauthenticated,
+    quoted,
+)
 
 KEYRING_SERVICE = "cpay"
 FILE_FORMAT = "cpay-key-v1"
@@ -191,15 +197,23 @@ class KeyStore:
             "ciphertext": _b64(sealed),
         }
         path = self.path_for(name)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.unlink(missing_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(doc, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise FailedPrecondition(
+                f"could not write the key file {path} ({exc.strerror or exc}): free some disk "
+                "space or fix the permissions of its directory; nothing was registered"
+            ) from None
 
     def _load_file(self, name: str, meanwhile: Callable[[], object] | None = None) -> SigningKey:
         path = self.path_for(name)

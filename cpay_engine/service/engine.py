@@ -41,6 +41,8 @@ from cpay_engine.domain.signing import (
     signing_input,
 )
 from cpay_engine.errors import (
+    KEY_REVOKED,
+    UNKNOWN_KEY,
     CPayError,
     InternalError,
     InvalidInput,
@@ -235,7 +237,10 @@ class Context:
 
 
 def revoked(key_id: str) -> Unauthenticated:
-    return Unauthenticated(f"key {key_id} was revoked: use another device key or ask an admin")
+    return Unauthenticated(
+        f"key {key_id} was revoked: use another device key or ask an admin",
+        details={"reason": KEY_REVOKED},
+    )
 
 
 V = TypeVar("V")
@@ -361,7 +366,8 @@ class Engine:
                 found, owner = reader.get_key_and_owner(key_id)
             if found is None or owner is None:
                 raise Unauthenticated(
-                    f"unknown key {quoted(key_id)}: this device is not registered with the wallet"
+                    f"unknown key {quoted(key_id)}: this device is not registered with the wallet",
+                    details={"reason": UNKNOWN_KEY},
                 )
             known = _remember(self._known_keys, key_id, (found, owner))
         if known[0].revoked_at_ms is not None:

@@ -1,0 +1,206 @@
+"""A new device key is never lost between the engine and this device's profile.
+
+`cpay key rotate` and `cpay user add` register a new key with the engine, then record it
+in the profile. A Ctrl-C (or a crash, or a lost answer) between the two used to delete
+the new key although the engine had registered it — for a rotation, with the old key
+revoked: locked out for good. Now the key is noted as pending before it is sent, and the
+next command asks the engine which key is live (cpay_cli.registering).
+
+The interruptions are injected where a real Ctrl-C would land: around the real call, so
+the engine really commits (or really never hears of it). Concurrent commands are real
+processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cpay_cli.profiles import Config, Profile
+from cpay_engine.client import SignedClient
+from cpay_engine.errors import FailedPrecondition
+from tests.cli.conftest import Cli
+
+CPAY = Path(sys.executable).parent / "cpay"
+
+
+def interrupt(monkeypatch: pytest.MonkeyPatch, method: str, *, after: bool) -> None:
+    """Ctrl-C right after `SignedClient.method` returns (the engine committed), or just
+    before it would send (the engine never hears of it)."""
+    real: Callable[..., Any] = getattr(SignedClient, method)
+
+    def interrupted(self: SignedClient, *args: Any, **kwargs: Any) -> Any:
+        if after:
+            real(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SignedClient, method, interrupted)
+
+
+def key_files(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / "keys").glob("*.key"))
+
+
+def config(home: Path) -> Profile:
+    return Config.load(home / "config" / "config.json").get("default")
+
+
+def test_a_rotation_interrupted_after_the_engine_committed_is_finished_by_the_next_command(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = initialized["key_id"]
+    with monkeypatch.context() as patch:
+        interrupt(patch, "rotate_key", after=True)
+        result = cli("key", "rotate")
+    assert result.exit_code == 130, result.stderr
+    pending = config(cpay_home).pending["alice"].key_id
+    assert config(cpay_home).users["alice"].key_id == old  # not yet switched
+
+    balance = cli("balance")  # signs with the new key: the old one is revoked
+    assert balance.exit_code == 0, balance.stderr
+    assert f"key {pending} for @alice" in balance.stderr
+    assert "was registered" in balance.stderr
+    profile = config(cpay_home)
+    assert profile.users["alice"].key_id == pending
+    assert not profile.pending
+    keys = {k["key_id"]: k for k in cli.json("key", "list")}
+    assert keys[old]["status"] == "revoked"
+    assert keys[pending]["this_device"]
+    assert not any(old in name for name in key_files(cpay_home))  # the revoked key is gone
+    assert cli("verify").exit_code == 0
+
+
+def test_a_rotation_interrupted_before_sending_is_dropped_and_the_old_key_kept(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = initialized["key_id"]
+    with monkeypatch.context() as patch:
+        interrupt(patch, "rotate_key", after=False)
+        assert cli("key", "rotate").exit_code == 130
+    pending = config(cpay_home).pending["alice"].key_id
+    assert len(key_files(cpay_home)) == 3  # engine key, old and pending device keys
+
+    whoami = cli("whoami", "-o", "json")
+    assert whoami.exit_code == 0, whoami.stderr
+    assert "was never registered" in whoami.stderr
+    assert json.loads(whoami.stdout)["key_id"] == old
+    assert not config(cpay_home).pending
+    assert not any(pending in name for name in key_files(cpay_home))
+    assert [k["key_id"] for k in cli.json("key", "list")] == [old]
+
+
+def test_a_refused_rotation_keeps_nothing(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(self: SignedClient, *args: Any, **kwargs: Any) -> Any:
+        raise FailedPrecondition("refused for the test")
+
+    before = key_files(cpay_home)
+    monkeypatch.setattr(SignedClient, "rotate_key", refused)
+    assert cli("key", "rotate").exit_code == 1
+    assert key_files(cpay_home) == before
+    assert not config(cpay_home).pending
+
+
+def test_a_user_add_interrupted_after_the_engine_committed_leaves_a_usable_user(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        interrupt(patch, "create_user", after=True)
+        assert cli("user", "add", "carol").exit_code == 130
+    assert "carol" in config(cpay_home).pending
+    # Adding @carol again would only meet "the handle is taken": the next command settles.
+    again = cli("user", "add", "carol")
+    assert again.exit_code == 1
+    assert "already holds a key for @carol" in again.stderr
+    assert "was registered" in again.stderr
+    assert cli.json("--as", "carol", "whoami")["handle"] == "@carol"
+
+
+def test_a_config_that_cannot_be_saved_stops_a_rotation_before_anything_is_sent(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    before = key_files(cpay_home)
+    with monkeypatch.context() as patch:
+        patch.setattr(tempfile, "mkstemp", disk_full)  # the config's new copy
+        result = cli("key", "rotate")
+    assert result.exit_code == 1
+    assert "could not save the config file" in result.stderr
+    assert "No space left on device" in result.stderr
+    assert key_files(cpay_home) == before
+    assert [k["status"] for k in cli.json("key", "list")] == ["active"]  # nothing rotated
+    assert not [p for p in (cpay_home / "config").iterdir() if p.suffix == ".tmp"]
+
+
+def test_a_key_file_that_cannot_be_written_is_a_clear_error_and_nothing_is_sent(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    before = key_files(cpay_home)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", disk_full)
+        result = cli("user", "add", "carol")
+    assert result.exit_code == 1
+    assert "could not write the key file" in result.stderr
+    assert "No space left on device" in result.stderr
+    assert key_files(cpay_home) == before
+    assert [u["handle"] for u in cli.json("user", "list")] == ["@alice"]
+
+
+def test_config_changes_from_many_threads_are_all_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+
+    def add(i: int) -> None:
+        def edit(c: Config) -> None:
+            c.profiles[f"p{i}"] = Profile(name=f"p{i}", mode="remote", server=f"h:{i}")
+
+        Config.load(path).change(edit)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(Config.load(path).profiles) == sorted(f"p{i}" for i in range(16))
+
+
+@pytest.mark.slow
+def test_users_added_by_concurrent_processes_all_keep_their_keys(
+    cli: Cli, initialized: dict[str, Any], cpay_home: Path
+) -> None:
+    """Four `cpay user add` at once, then two rotations at once: every profile change
+    is kept (each process used to write back the config it read at its start)."""
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+
+    def run_all(commands: list[list[str]]) -> None:
+        procs = [
+            subprocess.Popen(
+                [str(CPAY), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            for args in commands
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err.decode()
+
+    handles = ["carol", "dave", "erin", "frank"]
+    run_all([["user", "add", h] for h in handles])
+    assert set(config(cpay_home).users) == {"alice", *handles}
+    run_all([["key", "rotate"], ["--as", "carol", "key", "rotate"]])
+    for handle in ("alice", "carol", *handles[1:]):
+        keys = cli.json("--as", handle, "key", "list")
+        assert [k["this_device"] for k in keys if k["status"] == "active"] == [True]
