@@ -10,7 +10,7 @@ import typer
 from cpay_cli.commands.common import session
 from cpay_cli.session import Session
 from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Textual in it
-from cpay_engine.errors import InvalidInput, PermissionDenied
+from cpay_engine.errors import InvalidInput, OutcomeUnknown, PermissionDenied
 
 if TYPE_CHECKING:
     from cpay_cli.tui.context import UiContext
@@ -54,7 +54,16 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
 
     long_running()
-    CPayApp(api, ui_context(s), account, start=start).run()
+    app = CPayApp(api, ui_context(s), account, start=start)
+    app.run()
+    if app.in_flight:  # quit while payments were on their way: say which, as `pay` would
+        payments = "; ".join(f"{what} (id {pid})" for pid, what in app.in_flight.items())
+        first = next(iter(app.in_flight))
+        raise OutcomeUnknown(
+            f"the dashboard closed before the answer to {payments}: it may or may not have "
+            f"been made; run `cpay show {first}` to find out (retrying with --id {first} "
+            "cannot pay twice)"
+        )
 
 
 def ui_context(s: Session) -> UiContext:

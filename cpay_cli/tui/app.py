@@ -97,6 +97,24 @@ class CPayApp(App[None]):
         self.api = api
         self.context = context
         self.account = account
+        # Payments sent and not yet answered (id -> what it pays): `cpay ui` reports any
+        # still here when the dashboard closes, with the id to look it up by.
+        self.in_flight: dict[str, str] = {}
+        self._quit_warned = False
+
+    async def action_quit(self) -> None:
+        """Quit; with a payment on its way, only when asked twice (the first time says
+        what quitting now means)."""
+        if self.in_flight and not self._quit_warned:
+            self._quit_warned = True
+            self.notify(
+                "A payment is on its way: wait for its answer here, or quit again (its id "
+                "is printed to look it up with `cpay show`).",
+                title="Quit?",
+                severity="warning",
+            )
+            return
+        self.exit()
 
     @property
     def is_admin(self) -> bool:

@@ -271,7 +271,7 @@ async def test_a_retry_after_an_unknown_outcome_reuses_the_payment_id_and_pays_o
     assert seeded.available("carol") == CAROL_AVAILABLE + 30_00
 
 
-async def test_changing_the_order_after_an_unknown_outcome_gets_a_new_id(
+async def test_changing_the_order_after_a_lost_request_says_so_and_pays_with_a_new_id(
     seeded: SeededWallet,
 ) -> None:
     link = FlakyLink(seeded, "request")
@@ -280,11 +280,43 @@ async def test_changing_the_order_after_an_unknown_outcome_gets_a_new_id(
         await fill_order(pilot, "@carol", "30")
         await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
         await press(pilot, "y")
+        first_id = link.payment_ids[0]
         await paste(pilot, "#amount", "31")
-        await press(pilot, "ctrl+s")  # the dialog opens once the funds are read
+        await press(pilot, "ctrl+s")  # the earlier attempt is looked up, then the dialog
+        dialog = words(confirm_text(pilot))
+        assert dialog.startswith(
+            f"Pay? Warning: Your earlier attempt (30.00 DBL to @carol, id {first_id}) is not recorded"
+        )
+        assert "Retrying" not in dialog
         await press(pilot, "y")
         assert len(set(link.payment_ids)) == 2
     assert seeded.available("carol") == CAROL_AVAILABLE + 31_00
+
+
+async def test_changing_the_order_after_a_lost_reply_shows_the_payment_made_and_sends_nothing(
+    seeded: SeededWallet,
+) -> None:
+    """The engine made the first payment; only its answer was lost. Fixing the memo and
+    submitting used to pay a second time under a new id, without a word."""
+    link = FlakyLink(seeded, "reply")
+    async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "30", "gift")
+        await press(pilot, "ctrl+s")
+        await press(pilot, "y")
+        first_id = link.payment_ids[0]
+        await paste(pilot, "#memo", "gift for carol")
+        await press(pilot, "ctrl+s")
+        assert not isinstance(pilot.app.screen, ConfirmScreen)
+        assert words(text_of(pilot, "#result")) == words(
+            "Your earlier attempt is recorded: 30.00 DBL to @carol — completed. "
+            f"Id {first_id}. Nothing new was sent: submit again if you want another payment."
+        )
+        assert link.payment_ids == [first_id]
+        await press(pilot, "ctrl+s")  # now asked for: a new payment, a new id
+        assert f"Payment id {first_id}" not in confirm_text(pilot)
+        await press(pilot, "n")
+    assert seeded.available("carol") == CAROL_AVAILABLE + 30_00
 
 
 async def test_a_new_currency_checks_the_amount_again(seeded: SeededWallet) -> None:
@@ -374,6 +406,31 @@ async def test_no_second_payment_is_offered_while_one_is_on_its_way(
         assert words(text_of(pilot, "#result")).startswith("Done: 0.30 DBL to @carol")
     assert len(link.payment_ids) == 1
     assert seeded.available("carol") == CAROL_AVAILABLE + 30
+
+
+async def test_quitting_while_a_payment_is_on_its_way_asks_first_and_names_it(
+    seeded: SeededWallet,
+) -> None:
+    """q with a payment on its way warns; a second q quits, and the app keeps the
+    payment's id for `cpay ui` to print (exit 9, as `cpay pay` does for an unknown
+    outcome). Quitting used to blank the screen and exit 0 without a word."""
+    link = HeldLink(seeded)
+    app = seeded.app("bob", api=link)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "0.40", "in flight")
+        await press(pilot, "ctrl+s")
+        await pilot.press("y")  # not press(): its worker waits for the release
+        await pilot.pause()
+        (payment_id,) = link.payment_ids
+        assert app.in_flight == {payment_id: "0.40 DBL to @carol"}
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running, "quit at once with a payment on its way"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        link.release.set()
+    assert app.in_flight == {payment_id: "0.40 DBL to @carol"}
 
 
 async def paste_now(pilot: Pilot[None], selector: str, text: str) -> None:

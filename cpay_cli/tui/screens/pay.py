@@ -26,10 +26,10 @@ from cpay_cli.tui.format import literal, literal_lines
 from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
 from cpay_cli.tui.screens.confirm import ConfirmScreen
-from cpay_engine.api import BalanceView, PaymentResult
-from cpay_engine.domain.model import check_memo, check_payee, parse_handle
+from cpay_engine.api import BalanceView, PaymentResult, TransactionView
+from cpay_engine.domain.model import TxStatus, check_memo, check_payee, parse_handle
 from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
-from cpay_engine.errors import CPayError, OutcomeUnknown, Unavailable
+from cpay_engine.errors import CPayError, NotFound, OutcomeUnknown, Unavailable
 
 
 class MoneyCall(Protocol):
@@ -261,30 +261,76 @@ class PaymentForm(CPayScreen):
             self.notify("Fix the highlighted fields first.", severity="warning")
             return
         if self._pending_order is not None and order != self._pending_order:
-            # the last attempt's outcome is unknown: a new content gets a new id
-            self._pending_id = None
-        payment_id = self._pending_id or str(uuid.uuid4())
+            self._check_earlier(order)
+        else:
+            self._open(order, self._pending_id or str(uuid.uuid4()))
+
+    def _check_earlier(self, order: Order) -> None:
+        """The last attempt's outcome is unknown and the order has changed (a fixed typo,
+        a new amount): find out what became of that attempt before offering a second,
+        separate payment. A new order with no word about the earlier one paid twice."""
+        earlier_id, earlier = self._pending_id, self._pending_order
+        assert earlier_id is not None
+        assert earlier is not None
+        self._confirming = True
+        self._result(f"Looking up the earlier attempt {earlier_id} first…", "")
+
+        def found(tx: TransactionView) -> None:
+            self._confirming = False
+            self._pending_id = self._pending_order = None
+            self._result(
+                f"Your earlier attempt is recorded: {format_amount(tx.amount_minor, tx.currency)} "
+                f"{tx.currency} to @{tx.to_handle} — {tx.status.value}. Id {tx.id}. Nothing "
+                "new was sent: submit again if you want another payment.",
+                "ok" if tx.status is TxStatus.COMPLETED else "error",
+            )
+            self._load_funds()
+
+        def not_found(error: CPayError) -> None:
+            self._confirming = False
+            about = f"Your earlier attempt ({earlier.preview()}, id {earlier_id})"
+            if isinstance(error, NotFound):
+                self._pending_id = self._pending_order = None
+                warning = (
+                    f"{about} is not recorded; if the engine is still working on it, it may "
+                    "yet be made: check History before paying again."
+                )
+            else:
+                warning = (
+                    f"{about} may already have been made ({error.message}): this would be "
+                    "a second, separate payment."
+                )
+            self._open(order, str(uuid.uuid4()), warning)
+
+        self.call_api(
+            lambda: self.cpay.api.transaction(earlier_id), found, group="earlier", failed=not_found
+        )
+
+    def _open(self, order: Order, payment_id: str, warning: str = "") -> None:
+        """The confirmation for `order` under `payment_id`, once the funds are read."""
         self._confirming = True
         if self.FROM_TREASURY:
-            self._confirm(order, payment_id)
+            self._confirm(order, payment_id, warning)
             return
 
         # The dialog is the last look before money moves: its funds are read now.
         def read(balances: list[BalanceView]) -> None:
             self._learn_funds(balances)
-            self._confirm(order, payment_id)
+            self._confirm(order, payment_id, warning)
 
         def unread(_error: CPayError) -> None:
             self._available = None  # unknown now: say nothing rather than something stale
-            self._confirm(order, payment_id)
+            self._confirm(order, payment_id, warning)
 
         self.call_api(self.cpay.api.balances, read, group="confirm-funds", failed=unread)
 
-    def _confirm(self, order: Order, payment_id: str) -> None:
+    def _confirm(self, order: Order, payment_id: str, warning: str = "") -> None:
         retry = payment_id == self._pending_id
         lines = [*self._preview_lines(order), f"Payment id {payment_id}"]
         if retry:
             lines.append("Retrying with the same id: it cannot be paid twice.")
+        if warning:
+            lines.insert(0, f"Warning: {warning}")
 
         def answered(confirmed: bool | None) -> None:
             self._confirming = False
@@ -304,6 +350,7 @@ class PaymentForm(CPayScreen):
 
     def _send(self, order: Order, payment_id: str) -> None:
         self._pending_id, self._pending_order = payment_id, order
+        self.cpay.in_flight[payment_id] = order.preview()
         self.query_one("#submit", Button).disabled = True  # until the answer: _sending
         self._result(f"Sending {order.preview()}…", "")
         self.call_api(
@@ -325,6 +372,7 @@ class PaymentForm(CPayScreen):
 
     def _sent(self, result: PaymentResult) -> None:
         tx = result.transaction
+        self.cpay.in_flight.pop(tx.id, None)
         self._pending_id = self._pending_order = None
         self.query_one("#submit", Button).disabled = False
         again = " (already made earlier: this is the original result)" if result.replayed else ""
@@ -339,6 +387,8 @@ class PaymentForm(CPayScreen):
         self._load_funds()
 
     def _send_failed(self, error: CPayError) -> None:
+        if self._pending_id is not None:
+            self.cpay.in_flight.pop(self._pending_id, None)
         self.query_one("#submit", Button).disabled = False
         if isinstance(error, OutcomeUnknown | Unavailable):
             self._result(
