@@ -284,9 +284,8 @@ async def test_changing_the_order_after_a_lost_request_says_so_and_pays_with_a_n
         await paste(pilot, "#amount", "31")
         await press(pilot, "ctrl+s")  # the earlier attempt is looked up, then the dialog
         dialog = words(confirm_text(pilot))
-        assert dialog.startswith(
-            f"Pay? Warning: Your earlier attempt (30.00 DBL to @carol, id {first_id}) is not recorded"
-        )
+        earlier = f"Your earlier attempt (30.00 DBL to @carol, id {first_id})"
+        assert dialog.startswith(f"Pay? Warning: {earlier} is not recorded")
         assert "Retrying" not in dialog
         await press(pilot, "y")
         assert len(set(link.payment_ids)) == 2
