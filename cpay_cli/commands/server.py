@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -84,6 +85,9 @@ def run(
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key."),
     reflection: bool = typer.Option(False, "--reflection", help="Enable server reflection."),
     workers: int = typer.Option(16, "--workers", help="Threads serving RPCs."),
+    grace: float = typer.Option(
+        10.0, "--grace", help="Seconds in-flight calls get to finish after SIGTERM/SIGINT."
+    ),
 ) -> None:
     """Serve the engine over gRPC until SIGTERM/SIGINT (then finish in-flight calls)."""
     from cpay_cli.launch import long_running
@@ -98,6 +102,8 @@ def run(
         raise InvalidInput("TLS needs both --tls-cert and --tls-key")
     if not 1 <= workers <= 256:
         raise InvalidInput("--workers must be between 1 and 256")
+    if not 0 <= grace <= 3600:
+        raise InvalidInput("--grace must be between 0 and 3600 seconds")
     if url.path is not None and not url.path.exists():
         raise NotFound(f"{url.path} does not exist: create it with `cpay server init --db {db}`")
     holder = next(
@@ -128,6 +134,18 @@ def run(
         f"database {url}; SIGTERM or Ctrl-C stops it"
     )
     sys.stderr.flush()
-    serve_until_signalled(running)
+    stragglers = serve_until_signalled(running, grace_s=grace)
+    if stragglers:
+        # Their threads are still inside the engine (a long verify, a store lock held
+        # by another process): closing it under them would crash the process, and
+        # waiting for them could take minutes. Their clients were already told the call
+        # was cancelled (an unknown outcome); an uncommitted transaction rolls back.
+        say(
+            f"cpay server stopped; {stragglers} call(s) still running in the engine after "
+            "the grace period were abandoned (their clients were told the outcome is unknown)"
+        )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(0)
     engine.close()
     say("cpay server stopped")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from cpay_engine.wire import cpay_pb2
 log = logging.getLogger("cpay.server")
 
 MAX_MESSAGE_BYTES = 256 * 1024
+# After the grace period, how long stop() still waits for calls running in the engine.
+STRAGGLER_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,20 @@ class RunningServer:
     server: grpc.Server
     port: int
     health: health.HealthServicer
+    executor: futures.ThreadPoolExecutor
 
-    def stop(self, grace_s: float = 10.0) -> None:
-        """Stop accepting, let in-flight calls finish (up to grace_s), then return."""
+    def stop(self, grace_s: float = 10.0) -> int:
+        """Stop accepting, let in-flight calls finish (up to grace_s), then return how
+        many are still running in the engine: grpc has cancelled them for their clients,
+        but their threads go on, so the engine must stay open while any does."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + STRAGGLER_WAIT_S
+        threads = list(self.executor._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(thread.is_alive() for thread in threads)
 
 
 def start_server(
@@ -111,8 +123,9 @@ def start_server(
     extra_handlers: Sequence[grpc.GenericRpcHandler] = (),
 ) -> RunningServer:
     """Start serving; `listen` is HOST:PORT (port 0 picks a free one, returned)."""
+    executor = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cpay-rpc")
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cpay-rpc"),
+        executor,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
@@ -151,7 +164,7 @@ def start_server(
     for name in ("", SERVICE):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     assert cpay_pb2.DESCRIPTOR.services_by_name["CPayService"].full_name == SERVICE
-    return RunningServer(server, port, health_servicer)
+    return RunningServer(server, port, health_servicer, executor)
 
 
 def _check_tls_pair(tls: TlsFiles, key_pem: bytes, cert_pem: bytes) -> None:
@@ -186,8 +199,11 @@ def _check_tls_pair(tls: TlsFiles, key_pem: bytes, cert_pem: bytes) -> None:
         raise InvalidInput(f"--tls-key {tls.key} does not belong to the certificate in {tls.cert}")
 
 
-def serve_until_signalled(running: RunningServer, on_stop: Callable[[], Any] | None = None) -> None:
-    """Block until SIGTERM/SIGINT, then shut down gracefully."""
+def serve_until_signalled(
+    running: RunningServer, on_stop: Callable[[], Any] | None = None, *, grace_s: float = 10.0
+) -> int:
+    """Block until SIGTERM/SIGINT, then shut down gracefully; returns how many calls
+    were still running in the engine after the grace period (RunningServer.stop)."""
     stop = threading.Event()
 
     def _signalled(signum: int, _frame: object) -> None:
@@ -197,9 +213,10 @@ def serve_until_signalled(running: RunningServer, on_stop: Callable[[], Any] | N
     previous = {s: signal.signal(s, _signalled) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         stop.wait()
-        running.stop()
+        stragglers = running.stop(grace_s)
         if on_stop is not None:
             on_stop()
+        return stragglers
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -1,0 +1,72 @@
+"""SIGTERM while a call is stuck in the engine past the grace period.
+
+Another process holds the server database's write lock, so a payment waits inside the
+engine. The server used to close its SQLite connections under that thread once the grace
+period ran out, and died of a segmentation fault (exit 139). Now it leaves them to the
+operating system, says so, and exits 0; the client hears an unknown outcome; nothing is
+committed and the ledger verifies.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_remote_cli import CPAY, SERVER_STOP_TIMEOUT_S, Home, ServerProcess
+
+
+@pytest.mark.slow
+def test_a_call_stuck_past_the_grace_period_is_abandoned_cleanly(tmp_path: Path) -> None:
+    host, bob = Home(tmp_path / "server-home"), Home(tmp_path / "bob")
+    path = tmp_path / "server.db"
+    db = f"sqlite:///{path}"
+    assert host.run("server", "init", "--db", db, "--handle", "root").returncode == 0
+    process = subprocess.Popen(
+        [str(CPAY), "server", "run", "--db", db, "--listen", "127.0.0.1:0", "--grace", "0.5"],
+        env=host.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = ServerProcess(process)
+    server.reader = threading.Thread(target=server._read, daemon=True)
+    server.reader.start()
+    lock = sqlite3.connect(path, isolation_level=None)
+    try:
+        target = f"127.0.0.1:{server.port()}"
+        code = host.json("--profile", "server", "admin", "invite")["code"]
+        enrolled = bob.run("init", "--remote", target, "--handle", "bob", env={"CPAY_INVITE": code})
+        assert enrolled.returncode == 0, enrolled.stderr
+
+        lock.execute("BEGIN IMMEDIATE")  # the payment below waits for this inside the engine
+        payment = subprocess.Popen(
+            [str(CPAY), "pay", "@root", "0.01", "DBL", "--yes", "--id", "stuck-payment-1"],
+            env=bob.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)  # the request is in the engine, waiting for the lock
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=SERVER_STOP_TIMEOUT_S) == 0, server.output
+        server.reader.join(timeout=SERVER_STOP_TIMEOUT_S)
+        assert "abandoned" in server.output
+        _, paid_err = payment.communicate(timeout=60)
+        assert payment.returncode == 9, paid_err
+        assert "stuck-payment-1" in paid_err
+        lock.execute("ROLLBACK")
+
+        report = host.json("--profile", "server", "verify")
+        assert report["ok"] is True
+        rows = lock.execute("SELECT count(*) FROM transactions WHERE id = 'stuck-payment-1'")
+        assert rows.fetchone() == (0,)
+    finally:
+        lock.close()
+        server.kill()
