@@ -36,8 +36,11 @@ class CPayGroup(TyperGroup):
             # user's input): control characters show as \x.. and never reach the terminal.
             print(f"cpay: {_printable(error.message)}", file=sys.stderr)
             raise typer.Exit(exits.exit_code(error)) from None
-        except KeyboardInterrupt:
-            print("cpay: interrupted", file=sys.stderr)
+        except KeyboardInterrupt as interrupt:
+            # A command may say what an interruption left undecided (cpay_cli.commands.
+            # common.sending): a payment sent, whose outcome is unknown.
+            said = interrupt.args[0] if interrupt.args else "interrupted"
+            print(f"cpay: {_printable(str(said))}", file=sys.stderr)
             raise typer.Exit(exits.INTERRUPTED) from None
         except BrokenPipeError:
             # The reader went away (`cpay history | head`): stop quietly, as `cat` would.

@@ -92,6 +92,11 @@ def register_key(
                 "engine whether it registered it, and goes on with the right key",
                 details=exc.details,
             ) from None
+        if isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt(
+                f"interrupted after sending the new key {key.key_id}: the next cpay command "
+                f"on profile '{name}' asks the engine whether it registered it"
+            ) from None
         raise
 
     def adopt(c: Config) -> None:

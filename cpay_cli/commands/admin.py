@@ -10,6 +10,7 @@ from cpay_cli.commands.common import (
     confirm,
     mode_label,
     parse_order,
+    sending,
     session,
 )
 from cpay_cli.output import PAYMENT_COLUMNS, Format, emit_one, payment_row, say
@@ -50,13 +51,14 @@ def mint(
         yes=yes,
         action="minting",
     )
-    result = api.mint(
-        payment_id=order.payment_id,
-        recipient=order.recipient,
-        amount_minor=order.amount_minor,
-        currency=order.currency,
-        memo=order.memo,
-    )
+    with sending(order.payment_id):
+        result = api.mint(
+            payment_id=order.payment_id,
+            recipient=order.recipient,
+            amount_minor=order.amount_minor,
+            currency=order.currency,
+            memo=order.memo,
+        )
     if result.replayed:
         say(f"mint {order.payment_id} was already made; showing the original result")
     emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import typer
@@ -104,3 +105,18 @@ def parse_order(
         memo=check_memo(memo),
         payment_id=new_payment_id() if payment_id is None else parse_payment_id(payment_id),
     )
+
+
+@contextlib.contextmanager
+def sending(payment_id: str) -> Iterator[None]:
+    """Around the call that sends a payment or a mint. A Ctrl-C from here on may land
+    after the engine committed (or while a server is still working on it), so it names
+    the payment to look up instead of saying only "interrupted" (still exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"interrupted after sending payment {payment_id}: it may or may not have been "
+            f"made; run `cpay show {payment_id}` to find out, or retry with --id {payment_id} "
+            "(it cannot be paid twice)"
+        ) from None

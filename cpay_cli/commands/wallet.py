@@ -17,6 +17,7 @@ from cpay_cli.commands.common import (
     confirm,
     mode_label,
     parse_order,
+    sending,
     session,
 )
 from cpay_cli.output import (
@@ -314,13 +315,14 @@ def register(app: typer.Typer) -> None:
         if not yes and sys.stdin.isatty():  # about to ask: say what the payer has first
             preview.append(funds_line(api, order))
         confirm(preview, yes=yes, action="a payment")
-        result = api.pay(
-            payment_id=order.payment_id,
-            recipient=order.recipient,
-            amount_minor=order.amount_minor,
-            currency=order.currency,
-            memo=order.memo,
-        )
+        with sending(order.payment_id):
+            result = api.pay(
+                payment_id=order.payment_id,
+                recipient=order.recipient,
+                amount_minor=order.amount_minor,
+                currency=order.currency,
+                memo=order.memo,
+            )
         if result.replayed:
             say(f"payment {order.payment_id} was already made; showing the original result")
         emit_one(payment_row(result.transaction, result.replayed), output, PAYMENT_COLUMNS)
