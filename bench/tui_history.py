@@ -370,7 +370,11 @@ def make_home(base: Path, cached: Path, manifest: Manifest) -> Home:
         users={ADMIN: KeyRef(manifest.alice_key_id, "file")},
         engine_key=KeyRef(manifest.engine_key_id, "file"),
     )
-    Config(home.config_file, PROFILE, {PROFILE: profile}).save()
+
+    def write(config: Config) -> None:
+        config.current, config.profiles = PROFILE, {PROFILE: profile}
+
+    Config(home.config_file).change(write)
     return home
 
 

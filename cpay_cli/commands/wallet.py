@@ -344,12 +344,12 @@ def register(app: typer.Typer) -> None:
         A query (-q) takes bare words (memo or counterparty), @handle (or with:HANDLE;
         @treasury for mints), in or out,
         currency:DBL, status:pending|completed|failed|unknown, amount:10, amount:>10,
-        amount:<10, amount:10..50, after:WHEN and before:WHEN (a date, an ISO time or an
-        age: 30m, 24h, 7d, 2w).
+        amount:>=10, amount:<10, amount:<=10, amount:10..50 (> and < strict), after:WHEN and
+        before:WHEN (a date, an ISO time or an age: 30m, 24h, 7d, 2w). Bounds combine;
+        two different values of one field (@bob @carol) are refused.
         """
-        import dataclasses
 
-        from cpay_engine.domain.query import parse_query, parse_when
+        from cpay_engine.domain.query import bounded, parse_query, parse_when
         from cpay_engine.service.engine import wall_clock_ms
 
         if limit < 1:
@@ -359,7 +359,7 @@ def register(app: typer.Typer) -> None:
         if since is not None:
             if not since.strip():
                 raise InvalidInput("--since is empty: give a date, an ISO time or an age (7d)")
-            f = dataclasses.replace(f, since_ms=parse_when(since, now))
+            f = bounded(f, since_ms=parse_when(since, now))  # and any after: in the query
         api = session(ctx).api()
         rows: list[dict[str, Any]] = []
         cursor = ""

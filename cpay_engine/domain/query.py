@@ -5,10 +5,14 @@
 - bare words match memo or counterparty (all must match);
 - `@handle` or `with:handle` — the counterparty;
 - `currency:XXX`, `status:pending|completed|failed|unknown`, `in` / `out`;
-- `amount:N`, `amount:>N`, `amount:<N`, `amount:N..M` (in the query's currency, DBL by default;
-  bounds inclusive);
+- `amount:N`, `amount:>N`, `amount:>=N`, `amount:<N`, `amount:<=N`, `amount:N..M` (in the
+  query's currency, DBL by default; `>` and `<` are strict, `N..M` includes both ends);
 - `after:WHEN`, `before:WHEN` where WHEN is a date, an ISO timestamp (UTC unless it has an
   offset) or an age such as 30m, 24h, 7d, 2w.
+
+Terms combine: several amount or time bounds all apply (`amount:>5 amount:<20` is a range);
+two different values for what a transaction has only one of (counterparty, currency,
+status, direction) are refused rather than one silently dropped.
 """
 
 from __future__ import annotations
@@ -158,30 +162,44 @@ def parse_counterparty(text: str) -> str:
 def parse_query(query: str, now_ms: int) -> HistoryFilter:
     f = HistoryFilter()
     words: list[str] = []
-    amount_spec = ""
+    amount_specs: list[str] = []
+    chosen: dict[str, tuple[str, object]] = {}  # single-valued field -> (as typed, value)
+
+    def one(field: str, token: str, value: object) -> None:
+        """A field a transaction has one value of: a second, different value is refused."""
+        earlier = chosen.setdefault(field, (token, value))
+        if earlier[1] != value:
+            raise InvalidInput(
+                f"{quoted(earlier[0])} and {quoted(token)} ask for two different {field}s; a "
+                f"transaction has one: keep one of them"
+            )
+
     for token in query.split():
         key, sep, value = token.partition(":")
         key = key.lower()
         if token.startswith("@"):
-            f = replace(f, counterparty=parse_counterparty(token))
+            one("counterpartie", token, parse_counterparty(token))
         elif token.lower() in ("in", "out"):
-            f = replace(f, direction=Direction(token.lower()))
+            one("direction", token, Direction(token.lower()))
         elif sep and key in ("with", "to", "from"):
-            f = replace(f, counterparty=parse_counterparty(value))
+            one("counterpartie", token, parse_counterparty(value))
         elif sep and key == "currency":
-            f = replace(f, currency=parse_currency(value))
+            one("currencie", token, parse_currency(value))
         elif sep and key == "status":
             try:
-                f = replace(f, status=TxStatus(value.lower()))
+                status = TxStatus(value.lower())
             except ValueError:
                 choices = "|".join(s.value for s in TxStatus)
                 raise InvalidInput(f"{quoted(value)} is not a status: use {choices}") from None
+            one("statuse", token, status)
         elif sep and key == "amount":
-            amount_spec = value
+            if not value:
+                raise InvalidInput("amount: needs a value, e.g. amount:10, amount:>5, amount:5..20")
+            amount_specs.append(value)
         elif sep and key in ("after", "since"):
-            f = replace(f, since_ms=parse_when(value, now_ms))
+            f = bounded(f, since_ms=parse_when(value, now_ms))
         elif sep and key in ("before", "until"):
-            f = replace(f, until_ms=parse_when(value, now_ms))
+            f = bounded(f, until_ms=parse_when(value, now_ms))
         elif sep and key.isalpha() and value:
             raise InvalidInput(
                 f"unknown filter {quoted(key + ':')} — use with:, currency:, status:, amount:, "
@@ -190,24 +208,63 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
         else:
             words.append(token)
     _check_words(tuple(words))
-    f = replace(f, words=tuple(words))
-    if amount_spec:
-        f = _apply_amount(f, amount_spec)
+    counterparty = chosen.get("counterpartie")
+    currency = chosen.get("currencie")
+    status = chosen.get("statuse")
+    direction = chosen.get("direction")
+    f = replace(
+        f,
+        words=tuple(words),
+        counterparty=str(counterparty[1]) if counterparty else "",
+        currency=str(currency[1]) if currency else "",
+        status=TxStatus(status[1]) if status else None,
+        direction=Direction(direction[1]) if direction else None,
+    )
+    for spec in amount_specs:
+        f = _apply_amount(f, spec)
+    return f
+
+
+def bounded(f: HistoryFilter, *, since_ms: int = 0, until_ms: int = 0) -> HistoryFilter:
+    """`f` with another time bound: bounds combine (the later start, the earlier end)."""
+    if since_ms:
+        f = replace(f, since_ms=max(f.since_ms, since_ms))
+    if until_ms:
+        f = replace(f, until_ms=min(f.until_ms, until_ms) if f.until_ms else until_ms)
+    if f.since_ms and f.until_ms and f.since_ms >= f.until_ms:
+        raise InvalidInput(
+            "the time bounds leave no time between them (after is not before before): "
+            "widen or drop one"
+        )
     return f
 
 
 def _apply_amount(f: HistoryFilter, spec: str) -> HistoryFilter:
+    """Another amount bound on `f` (bounds combine into the range all of them allow)."""
     currency = f.currency or DABLOON
-    if spec.startswith(">"):
-        return replace(f, min_amount_minor=parse_amount(spec[1:].lstrip("="), currency))
-    if spec.startswith("<"):
-        return replace(f, max_amount_minor=parse_amount(spec[1:].lstrip("="), currency))
-    if ".." in spec:
+    lo = hi = 0
+    if spec.startswith(">="):
+        lo = parse_amount(spec[2:], currency)
+    elif spec.startswith(">"):
+        lo = parse_amount(spec[1:], currency) + 1  # strictly more: one minor unit up
+    elif spec.startswith("<="):
+        hi = parse_amount(spec[2:], currency)
+    elif spec.startswith("<"):
+        hi = parse_amount(spec[1:], currency) - 1  # strictly less
+        if hi < 1:
+            raise InvalidInput(f"amount:{spec} matches nothing: no amount is below the smallest")
+    elif ".." in spec:
         low, _, high = spec.partition("..")
         lo = parse_amount(low, currency) if low else 0
         hi = parse_amount(high, currency) if high else 0
         if lo and hi and lo > hi:
             raise InvalidInput(f"amount range {quoted(spec)} is empty: put the smaller bound first")
-        return replace(f, min_amount_minor=lo, max_amount_minor=hi)
-    exact = parse_amount(spec, currency)
-    return replace(f, min_amount_minor=exact, max_amount_minor=exact)
+    else:
+        lo = hi = parse_amount(spec, currency)
+    low = max(f.min_amount_minor, lo)
+    high = min(f.max_amount_minor, hi) if f.max_amount_minor and hi else hi or f.max_amount_minor
+    if low and high and low > high:
+        raise InvalidInput(
+            f"amount:{spec} leaves no amount with the other amount bounds: widen or drop one"
+        )
+    return replace(f, min_amount_minor=low, max_amount_minor=high)

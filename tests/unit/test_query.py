@@ -17,7 +17,7 @@ from cpay_engine.domain.query import (
 )
 from cpay_engine.errors import InvalidInput
 
-NOW_MS = 1_790_000_000_000
+NOW_MS = 1_795_780_800_000  # 2026-11-27 12:00 UTC: the docstring example is a real window
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
@@ -118,9 +118,9 @@ def test_in_and_out_select_the_direction(token: str, direction: Direction) -> No
     ("spec", "low", "high"),
     [
         ("12.50", 1250, 1250),
-        (">10", 1000, 0),
+        (">10", 1001, 0),  # strictly more: one minor unit up
         (">=10", 1000, 0),
-        ("<5", 0, 500),
+        ("<5", 0, 499),  # strictly less
         ("<=5", 0, 500),
         ("10..50", 1000, 5000),
         ("10..10", 1000, 1000),
@@ -128,7 +128,7 @@ def test_in_and_out_select_the_direction(token: str, direction: Direction) -> No
         ("..50", 0, 5000),
     ],
 )
-def test_amount_bounds_are_inclusive_minor_units_in_dabloons_by_default(
+def test_amount_bounds_are_minor_units_in_dabloons_by_default(
     spec: str, low: int, high: int
 ) -> None:
     f = parse_query(f"amount:{spec}", NOW_MS)
@@ -148,6 +148,63 @@ def test_a_bad_amount_is_rejected(query: str) -> None:
         parse_query(query, NOW_MS)
 
 
+@pytest.mark.parametrize(
+    ("query", "low", "high"),
+    [
+        ("amount:>5 amount:<20", 501, 1999),
+        ("amount:<20 amount:>=5", 500, 1999),
+        ("amount:5..50 amount:<=20", 500, 2000),
+        ("amount:>5 amount:>7", 701, 0),
+    ],
+)
+def test_several_amount_bounds_combine_into_one_range(query: str, low: int, high: int) -> None:
+    f = parse_query(query, NOW_MS)
+    assert (f.min_amount_minor, f.max_amount_minor) == (low, high)
+
+
+@pytest.mark.parametrize("query", ["amount:>20 amount:<5", "amount:10 amount:11", "amount:<0.01"])
+def test_amount_bounds_that_leave_nothing_are_rejected(query: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_query(query, NOW_MS)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("@bob @carol", "'@bob' and '@carol' ask for two different counterparties"),
+        ("in out", "'in' and 'out' ask for two different directions"),
+        ("status:failed status:completed", "two different statuses"),
+        ("currency:DBL currency:USD", "two different currencies"),
+        ("@bob with:carol", "two different counterparties"),
+    ],
+)
+def test_two_values_for_a_single_valued_field_are_refused_not_dropped(
+    query: str, says: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_query(query, NOW_MS)
+    assert says in caught.value.message
+
+
+def test_the_same_value_twice_is_fine() -> None:
+    assert parse_query("@bob with:bob status:failed STATUS:FAILED", NOW_MS).counterparty == "bob"
+
+
+def test_time_bounds_combine_and_an_empty_window_is_refused() -> None:
+    f = parse_query("after:2026-11-01 after:2026-11-05 before:2026-11-20", NOW_MS)
+    assert f.since_ms == parse_query("after:2026-11-05", NOW_MS).since_ms
+    assert f.until_ms == parse_query("before:2026-11-20", NOW_MS).until_ms
+    with pytest.raises(InvalidInput) as caught:
+        parse_query("after:1970-01-01 before:1960-01-01", NOW_MS)
+    assert "no time between them" in caught.value.message
+
+
+def test_an_amount_filter_without_a_value_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_query("amount:", NOW_MS)
+    assert "amount: needs a value" in caught.value.message
+
+
 def test_an_empty_amount_range_is_rejected() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_query("amount:50..10", NOW_MS)
@@ -161,8 +218,8 @@ def test_an_empty_amount_range_is_rejected() -> None:
 )
 def test_ages_count_back_from_now(age: str, delta_ms: int) -> None:
     assert parse_when(age, NOW_MS) == NOW_MS - delta_ms
-    f = parse_query(f"after:{age} before:{age}", NOW_MS)
-    assert f.since_ms == f.until_ms == NOW_MS - delta_ms
+    assert parse_query(f"after:{age}", NOW_MS).since_ms == NOW_MS - delta_ms
+    assert parse_query(f"before:{age}", NOW_MS).until_ms == NOW_MS - delta_ms
 
 
 @pytest.mark.parametrize("when", ["1900-01-01", "0001-01-01T00:00", "999999w"])
