@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
@@ -60,6 +60,8 @@ from cpay_engine.domain.query import (
 )
 from cpay_engine.errors import OutcomeUnknown, Unavailable
 
+T = TypeVar("T")
+
 SYNC_PAGE = 500
 CACHE_COLUMNS = Columns(
     seq="seq",
@@ -71,6 +73,7 @@ CACHE_COLUMNS = Columns(
     created_at="created_at_ms",
 )
 TABLE = "transactions"
+CACHE_VERSION = 2  # 2: memo_folded, searched as the engine searches
 BUSY_TIMEOUT_S = 30.0
 ATTEMPTS = 8  # 0.01 s doubling: about 2.5 s in all
 # What SQLite says when another process holds the file or is creating the same table.
@@ -100,10 +103,15 @@ def _ignore(_message: str) -> None:
 
 
 class HistoryCache:
-    def __init__(self, path: Path, *, warn: Callable[[str], None] = _ignore) -> None:
-        """A damaged cache file is moved aside (kept, not deleted) and a new one started:
-        the cache only mirrors the server's history, so it refills at the next sync."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, path: Path, *, warn: Callable[[str], None] = _ignore, wallet: str = ""
+    ) -> None:
+        """`wallet` names the wallet the cache mirrors (the profile's pinned engine keys):
+        a cache of another wallet, one from an older CPay, or a damaged file is moved
+        aside (kept, not deleted) and a new one started: the cache only mirrors the
+        server's history, so it refills at the next sync."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path, self.wallet, self._warn = path, wallet, warn
         # One connection shared by the dashboard's worker threads, serialized by the lock.
         self.lock = threading.RLock()
         try:
@@ -111,23 +119,62 @@ class HistoryCache:
         except sqlite3.OperationalError:
             raise  # busy or racing with another process: nothing wrong with the file
         except sqlite3.DatabaseError as exc:  # not a database, or a malformed one
-            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
-            for suffix in ("", "-wal", "-shm"):
-                source = Path(f"{path}{suffix}")
-                if source.exists():
-                    source.rename(f"{aside}{suffix}")
-            warn(
-                f"warning: the history cache {path} was damaged ({exc}); kept it as {aside} "
-                "and started a new one, which refills from the server"
-            )
+            self._move_aside(f"was damaged ({exc})", "damaged")
             self.db = self._open(path)
+        stale = self._stale()
+        if stale:
+            self.db.close()
+            self._move_aside(stale, "old")
+            self.db = self._open(path)
+        self._stamp()
+
+    def _stale(self) -> str:
+        """Why the open file cannot serve as this cache ('' when it can)."""
+        if "memo_folded" not in self.db.table(TABLE).columns_dict:
+            return "is from an older CPay"
+        wallet = self._meta("wallet")
+        if self.wallet and wallet and wallet != self.wallet:
+            return (
+                "mirrors another wallet (the server behind this profile was set up anew, or "
+                "the profile enrolled again)"
+            )
+        return ""
+
+    def _stamp(self) -> None:
+        rows = [{"key": "version", "value": str(CACHE_VERSION)}]
+        if self.wallet:
+            rows.append({"key": "wallet", "value": self.wallet})
+        self._write(lambda: self.db.table("meta").upsert_all(rows, pk="key"))
+
+    def _move_aside(self, why: str, label: str) -> None:
+        aside = self.path.with_name(f"{self.path.name}.{label}-{time.strftime('%Y%m%dT%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.rename(f"{aside}{suffix}")
+        self._warn(
+            f"warning: the history cache {self.path} {why}; kept it as {aside} and started a "
+            "new one, which refills from the server"
+        )
+
+    def reset(self, error: sqlite3.DatabaseError) -> None:
+        """The open file turned out damaged inside (SQLite says so only when it reads the
+        damaged page): move it aside and start a new one."""
+        with self.lock:
+            self.db.close()
+            self._move_aside(f"is damaged ({error})", "damaged")
+            self.db = self._open(self.path)
+            self._stamp()
 
     @staticmethod
     def _open(path: Path) -> sqlite_utils.Database:
         # Several `cpay` processes of one profile share the file: a writer waits for the
         # others (timeout) instead of failing at once with "database is locked".
+        fresh = not path.exists()
         conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
         try:
+            if fresh:
+                path.chmod(0o600)  # every memo and counterparty of the user: theirs only
             db = sqlite_utils.Database(conn)
             db.execute("PRAGMA journal_mode = WAL")
             _while_held(lambda: HistoryCache._create_schema(db))
@@ -152,6 +199,7 @@ class HistoryCache:
                     "amount_minor": int,
                     "currency": str,
                     "memo": str,
+                    "memo_folded": str,  # memo.casefold(): the engine's search folds alike
                     "direction": str,
                     "counterparty": str,
                     "failure_code": str,
@@ -164,8 +212,11 @@ class HistoryCache:
                 pk="id",
             )
             table.create_index(["seq"], unique=True)
-            # trigram: substring matches, like the server's history search
-            table.enable_fts(["memo", "counterparty"], create_triggers=True, tokenize="trigram")
+            # trigram: substring matches, like the server's history search, over the text
+            # folded as the engine folds it (casefold: ß = ss, É = é)
+            table.enable_fts(
+                ["memo_folded", "counterparty"], create_triggers=True, tokenize="trigram"
+            )
         db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
         table.create_index(["created_at_ms"], if_not_exists=True)
 
@@ -232,12 +283,12 @@ class HistoryCache:
             f, CACHE_COLUMNS, before_seq=before_seq, after_seq=after_seq
         )
         where = ["1 = 1", *conditions]
-        for word in f.words:
+        for word in (w.casefold() for w in f.words):
             if len(word) >= 3:  # the trigram index answers these
                 where.append(f"rowid IN (SELECT rowid FROM {TABLE}_fts WHERE {TABLE}_fts MATCH ?)")
                 args.append('"' + word.replace('"', '""') + '"')
             else:
-                where.append("(memo LIKE ? ESCAPE '\\' OR counterparty LIKE ? ESCAPE '\\')")
+                where.append("(memo_folded LIKE ? ESCAPE '\\' OR counterparty LIKE ? ESCAPE '\\')")
                 args.extend([like_pattern(word), like_pattern(word)])
         args.append(limit)
         order = "ASC" if after_seq is not None else "DESC"
@@ -261,6 +312,7 @@ def _row(t: TransactionView) -> dict[str, Any]:
         "amount_minor": t.amount_minor,
         "currency": t.currency,
         "memo": t.memo,
+        "memo_folded": t.memo.casefold(),
         "direction": t.direction.value if t.direction else "",
         "counterparty": t.counterparty,
         "failure_code": t.failure_code,
@@ -344,15 +396,36 @@ class CachingEngine:
     def _cache_write(self, write: Callable[..., None], *args: Any) -> bool:
         """The cache only mirrors the server: a write it cannot make (the file busy past
         the timeout, a full disk) is a warning, never the command's failure, above all
-        after the server has answered for money."""
+        after the server has answered for money. A damaged file is replaced."""
         try:
             write(*args)
+        except sqlite3.OperationalError as exc:
+            self._warn(
+                f"warning: the history cache was not updated ({exc}); it catches up next time"
+            )
+            return False
+        except sqlite3.DatabaseError as exc:  # malformed inside: refills from the server
+            self.cache.reset(exc)
+            return False
         except sqlite3.Error as exc:
             self._warn(
                 f"warning: the history cache was not updated ({exc}); it catches up next time"
             )
             return False
         return True
+
+    def _healing(self, read: Callable[[], T]) -> T:
+        """`read` from the cache; if the file turns out damaged inside, it is replaced,
+        refilled from the server when it can be reached, and read again."""
+        try:
+            return read()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as error:
+            self.cache.reset(error)
+            if not self.offline:
+                self.sync()
+            return read()
 
     def _went_offline(self, error: Exception) -> None:
         self.offline = True
@@ -374,10 +447,12 @@ class CachingEngine:
         if not before_cursor and not self.offline:
             self.sync()
         if after_cursor:  # oldest first above the cursor, as the server answers
-            rows = self.cache.page(f, 0, limit, after_seq=decode_cursor(after_cursor))
+            after = decode_cursor(after_cursor)
+            rows = self._healing(lambda: self.cache.page(f, 0, limit, after_seq=after))
             newest = encode_cursor(rows[-1].seq) if rows else after_cursor
             return HistoryPage(tuple(rows), newest if len(rows) == limit else "", newest)
-        rows = self.cache.page(f, decode_cursor(before_cursor), limit)
+        before = decode_cursor(before_cursor)
+        rows = self._healing(lambda: self.cache.page(f, before, limit))
         next_cursor = encode_cursor(rows[-1].seq) if len(rows) == limit else ""
         return HistoryPage(tuple(rows), next_cursor, self.cache.sync_cursor)
 
@@ -385,7 +460,7 @@ class CachingEngine:
         try:
             tx = self.remote.transaction(tx_id)
         except (Unavailable, OutcomeUnknown) as error:
-            cached = self.cache.get(tx_id)
+            cached = self._healing(lambda: self.cache.get(tx_id))
             if cached is None:
                 raise
             self._went_offline(error)

@@ -224,7 +224,8 @@ class Session:
         remote = SignedClient(transport, key, retry=RetryPolicy(attempts=4))
         path = self.home.cache / profile.name / f"{handle}.db"
         try:
-            cache = HistoryCache(path, warn=say)
+            wallet = ",".join(sorted(profile.engine_public_keys))
+            cache = HistoryCache(path, warn=say, wallet=wallet)
         except sqlite3.Error as exc:  # busy past its timeout: this command goes without it
             say(f"warning: the history cache {path} cannot be opened ({exc}); going on without it")
             return remote

@@ -80,13 +80,11 @@ def create_local_wallet(
             f"use --profile NAME for another wallet"
         )
     url = db_url or DbUrl("sqlite", s.home.wallet_db(name))
-    if url.path is not None and url.path.exists():
-        raise AlreadyInitialized(
-            f"{url.path} already holds a wallet but no profile points to it: move it away first"
-        )
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     device, engine = SigningKey.generate(), SigningKey.generate()
     saved: list[str] = []
+    if url.path is not None:
+        _claim_wallet_file(url.path)  # from here on the file is this command's to undo
     try:
         engine_name = s.key_name(name, "engine", engine.key_id)
         s.keystore.save(engine_name, engine, backend)
@@ -120,6 +118,24 @@ def create_local_wallet(
                 Path(f"{url.path}{suffix}").unlink(missing_ok=True)
         raise
     return profile
+
+
+def _claim_wallet_file(path: Path) -> None:
+    """Create the wallet's (empty) SQLite file, exclusively and readable by its owner only
+    (SQLite gives its -wal and -shm files the same mode): of two `cpay init` at once,
+    one creates it and the other is refused, and neither removes the other's wallet."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise AlreadyInitialized(
+            f"{path} already holds a wallet but no profile points to it: move it away first"
+        ) from None
+    except OSError as exc:
+        raise FailedPrecondition(
+            f"cannot create the wallet database {path} ({exc.strerror or exc}): check the "
+            "directory's permissions and free space"
+        ) from None
 
 
 def enroll_remote(

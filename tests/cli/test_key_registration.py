@@ -204,3 +204,33 @@ def test_users_added_by_concurrent_processes_all_keep_their_keys(
     for handle in ("alice", "carol", *handles[1:]):
         keys = cli.json("--as", handle, "key", "list")
         assert [k["this_device"] for k in keys if k["status"] == "active"] == [True]
+
+
+@pytest.mark.slow
+def test_concurrent_inits_make_one_wallet_and_the_others_remove_nothing(
+    cli: Cli, cpay_home: Path
+) -> None:
+    """Three `cpay init` at once used to report two wallets created, one of them deleted
+    by a loser's clean-up, so the profile could name a key of a wallet that is gone."""
+    env = {k: v for k, v in os.environ.items() if k != "FORCE_COLOR"}
+    procs = [
+        subprocess.Popen(
+            [str(CPAY), "init", "--handle", "alice", "-o", "json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [(proc, *proc.communicate(timeout=120)) for proc in procs]
+    created = [json.loads(out) for proc, out, _ in results if proc.returncode == 0]
+    assert len(created) == 1, [err for _, _, err in results]
+    for proc, _, err in results:
+        if proc.returncode != 0:
+            assert proc.returncode == 1
+            assert "already" in err
+    assert cli.json("whoami")["key_id"] == created[0]["key_id"]
+    assert cli("verify").exit_code == 0
+    wallet = Path(created[0]["db"])
+    assert wallet.stat().st_mode & 0o777 == 0o600  # the ledger: its owner's only

@@ -574,6 +574,27 @@ def test_a_filter_word_matches_whatever_the_letter_case_accented_letters_include
     assert history_ids(alice, HistoryFilter(words=(word,))) == [Order.payment_id]
 
 
+@pytest.mark.parametrize(
+    ("word", "memo"),
+    [
+        ("strasse", "Straße"),  # casefold: ß is ss
+        ("STRASSE", "Straße"),
+        ("é", "ÉTÉ"),  # one or two letters: not the trigram index's
+        ("éc", "Éclair"),
+        ("äb", "ÄB"),
+    ],
+)
+def test_short_and_folded_words_match_as_the_engine_folds_them_on_every_face(
+    people: Engines, word: str, memo: str
+) -> None:
+    """The remote cache searched with SQLite's own folding (ASCII only for LIKE, no ß→ss
+    in the trigram index), so remote users missed rows local users found."""
+    alice = people.api("alice")
+    Order(memo=memo).pay(alice)
+
+    assert history_ids(alice, HistoryFilter(words=(word,))) == [Order.payment_id]
+
+
 # --- receipts ------------------------------------------------------------------------------
 
 

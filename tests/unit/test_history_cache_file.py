@@ -140,3 +140,94 @@ def test_a_payment_the_server_made_stands_when_the_cache_cannot_take_it(
     assert result.transaction.status is TxStatus.COMPLETED
     [warning] = warnings
     assert warning.startswith("warning: the history cache was not updated (database is locked)")
+
+
+def _damage_inside(path: Path) -> None:
+    """Overwrite the file's second page: SQLite opens the file and says "malformed" only
+    when it reads that page (the transactions table's root)."""
+    with path.open("r+b") as f:
+        f.seek(4096)
+        f.write(b"\xff" * 200)
+
+
+def test_a_cache_damaged_inside_is_replaced_and_refilled_when_history_reads_it(
+    tmp_path: Path, wallet: Wallet
+) -> None:
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    path = tmp_path / "cache.db"
+    engine = CachingEngine(wallet.client("alice"), HistoryCache(path), warn=_ignore)
+    engine.pay(payment_id="pay-heal-01", recipient="bob", amount_minor=100, currency="DBL")
+    engine.history()
+    engine.close()
+    _damage_inside(path)
+
+    warnings: list[str] = []
+    engine = CachingEngine(
+        wallet.client("alice"), HistoryCache(path, warn=warnings.append), warn=warnings.append
+    )
+    try:
+        ids = [t.id for t in engine.history().transactions]
+    finally:
+        engine.close()
+
+    assert ids[0] == "pay-heal-01"
+    assert len(ids) == 2  # the payment and the mint, refilled from the server
+    [warning] = warnings
+    assert "is damaged" in warning
+    assert "refills from the server" in warning
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("cache.db.damaged-")]
+
+
+def _ignore(_message: str) -> None:
+    return None
+
+
+def test_a_cache_of_another_wallet_is_set_aside_not_mixed_in(tmp_path: Path) -> None:
+    """The profile enrolled again with a server set up anew: the old rows are not this
+    wallet's history, and their seqs would hide the new wallet's first rows."""
+    path = tmp_path / "bob.db"
+    old = HistoryCache(path, wallet="k-engine-old")
+    old.upsert([ROW])
+    old.mark_synced("c1.7", 1)
+    old.close()
+    warnings: list[str] = []
+
+    new = HistoryCache(path, warn=warnings.append, wallet="k-engine-new")
+    try:
+        assert new.get(ROW.id) is None
+        assert new.sync_cursor == ""
+    finally:
+        new.close()
+    [warning] = warnings
+    assert "mirrors another wallet" in warning
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("bob.db.old-")]
+    again = HistoryCache(path, warn=warnings.append, wallet="k-engine-new")
+    again.close()
+    assert len(warnings) == 1  # its own wallet's cache is kept
+
+
+def test_a_cache_from_before_folded_search_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "bob.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE transactions (id TEXT PRIMARY KEY, seq INTEGER, memo TEXT)")
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('sync_cursor', 'c1.3')")
+    conn.commit()
+    conn.close()
+    warnings: list[str] = []
+
+    cache = HistoryCache(path, warn=warnings.append)
+    cache.upsert([ROW])
+    assert cache.get(ROW.id) == ROW
+    assert cache.sync_cursor == ""
+    cache.close()
+    [warning] = warnings
+    assert "older CPay" in warning
+
+
+def test_a_new_cache_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "bob.db"
+    HistoryCache(path).close()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
