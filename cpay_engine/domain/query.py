@@ -163,14 +163,14 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
     f = HistoryFilter()
     words: list[str] = []
     amount_specs: list[str] = []
-    chosen: dict[str, tuple[str, object]] = {}  # single-valued field -> (as typed, value)
+    chosen: dict[str, tuple[str, str]] = {}  # single-valued field -> (as typed, value)
 
-    def one(field: str, token: str, value: object) -> None:
+    def one(field: str, token: str, value: str) -> None:
         """A field a transaction has one value of: a second, different value is refused."""
         earlier = chosen.setdefault(field, (token, value))
         if earlier[1] != value:
             raise InvalidInput(
-                f"{quoted(earlier[0])} and {quoted(token)} ask for two different {field}s; a "
+                f"{quoted(earlier[0])} and {quoted(token)} ask for two different {field}; a "
                 f"transaction has one: keep one of them"
             )
 
@@ -178,20 +178,19 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
         key, sep, value = token.partition(":")
         key = key.lower()
         if token.startswith("@"):
-            one("counterpartie", token, parse_counterparty(token))
+            one("counterparties", token, parse_counterparty(token))
         elif token.lower() in ("in", "out"):
-            one("direction", token, Direction(token.lower()))
+            one("directions", token, Direction(token.lower()).value)
         elif sep and key in ("with", "to", "from"):
-            one("counterpartie", token, parse_counterparty(value))
+            one("counterparties", token, parse_counterparty(value))
         elif sep and key == "currency":
-            one("currencie", token, parse_currency(value))
+            one("currencies", token, parse_currency(value))
         elif sep and key == "status":
             try:
-                status = TxStatus(value.lower())
+                one("statuses", token, TxStatus(value.lower()).value)
             except ValueError:
                 choices = "|".join(s.value for s in TxStatus)
                 raise InvalidInput(f"{quoted(value)} is not a status: use {choices}") from None
-            one("statuse", token, status)
         elif sep and key == "amount":
             if not value:
                 raise InvalidInput("amount: needs a value, e.g. amount:10, amount:>5, amount:5..20")
@@ -208,17 +207,15 @@ def parse_query(query: str, now_ms: int) -> HistoryFilter:
         else:
             words.append(token)
     _check_words(tuple(words))
-    counterparty = chosen.get("counterpartie")
-    currency = chosen.get("currencie")
-    status = chosen.get("statuse")
-    direction = chosen.get("direction")
+    picked = {field: typed for field, (_, typed) in chosen.items()}
+    status, direction = picked.get("statuses"), picked.get("directions")
     f = replace(
         f,
         words=tuple(words),
-        counterparty=str(counterparty[1]) if counterparty else "",
-        currency=str(currency[1]) if currency else "",
-        status=TxStatus(status[1]) if status else None,
-        direction=Direction(direction[1]) if direction else None,
+        counterparty=picked.get("counterparties", ""),
+        currency=picked.get("currencies", ""),
+        status=TxStatus(status) if status else None,
+        direction=Direction(direction) if direction else None,
     )
     for spec in amount_specs:
         f = _apply_amount(f, spec)
@@ -254,9 +251,9 @@ def _apply_amount(f: HistoryFilter, spec: str) -> HistoryFilter:
         if hi < 1:
             raise InvalidInput(f"amount:{spec} matches nothing: no amount is below the smallest")
     elif ".." in spec:
-        low, _, high = spec.partition("..")
-        lo = parse_amount(low, currency) if low else 0
-        hi = parse_amount(high, currency) if high else 0
+        low_text, _, high_text = spec.partition("..")
+        lo = parse_amount(low_text, currency) if low_text else 0
+        hi = parse_amount(high_text, currency) if high_text else 0
         if lo and hi and lo > hi:
             raise InvalidInput(f"amount range {quoted(spec)} is empty: put the smaller bound first")
     else:
