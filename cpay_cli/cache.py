@@ -28,6 +28,7 @@ from cpay_engine.adapters.sql_filters import (
 from cpay_engine.api import (
     AccountView,
     BalanceView,
+    EngineKeyView,
     EnrollmentView,
     HistoryPage,
     InviteView,
@@ -251,6 +252,31 @@ class HistoryCache:
                 write()
 
         _while_held(locked)
+
+    def remember_account(self, account: AccountView) -> None:
+        doc = {
+            "user_id": account.user_id,
+            "handle": account.handle,
+            "role": account.role.value,
+            "key_id": account.key_id,
+            "engine_keys": [[k.key_id, k.public_key.hex()] for k in account.engine_keys],
+        }
+        row = {"key": "account", "value": json.dumps(doc)}
+        self._write(lambda: self.db.table("meta").upsert(row, pk="key"))
+
+    def account(self) -> AccountView | None:
+        """The account as the server last described it (for the dashboard offline)."""
+        text = self._meta("account")
+        if text is None:
+            return None
+        doc = json.loads(text)
+        return AccountView(
+            user_id=doc["user_id"],
+            handle=doc["handle"],
+            role=Role(doc["role"]),
+            key_id=doc["key_id"],
+            engine_keys=tuple(EngineKeyView(k, bytes.fromhex(v)) for k, v in doc["engine_keys"]),
+        )
 
     # --- rows --------------------------------------------------------------------------
 
@@ -501,7 +527,19 @@ class CachingEngine:
     # --- plain delegation --------------------------------------------------------------
 
     def account(self) -> AccountView:
-        return self.remote.account()
+        """The server's answer; offline, the one it last gave (the dashboard opens on it
+        and shows the cached history)."""
+        try:
+            account = self.remote.account()
+        except (Unavailable, OutcomeUnknown) as error:
+            cached = self.cache.account()
+            if cached is None:
+                raise
+            self._went_offline(error)
+            return cached
+        if account != self.cache.account():
+            self._cache_write(self.cache.remember_account, account)
+        return account
 
     def balances(self, currency: str = "") -> list[BalanceView]:
         return self.remote.balances(currency)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,14 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     from cpay_cli.tui.app import CPayApp  # textual: imported only here
 
     long_running()
-    app = CPayApp(api, ui_context(s), account, start=start)
+    context = ui_context(s)
+    if getattr(api, "offline", False):  # a remote profile whose server cannot be reached
+        context = dataclasses.replace(
+            context,
+            notice=f"Offline: {context.target} cannot be reached. History is the cache from "
+            "the last sync; balances and payments need the server. Press g to try again.",
+        )
+    app = CPayApp(api, context, account, start=start)
     app.run()
     if app.in_flight:  # quit while payments were on their way: say which, as `pay` would
         payments = "; ".join(f"{what} (id {pid})" for pid, what in app.in_flight.items())

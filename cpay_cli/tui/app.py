@@ -121,6 +121,8 @@ class CPayApp(App[None]):
         return self.account.role is Role.ADMIN
 
     def on_mount(self) -> None:
+        if self.context.notice:
+            self.notify(self.context.notice, title="Offline", severity="warning", timeout=15)
         self.sub_title = (
             f"@{self.account.handle} · {self.account.role.value} · profile "
             f"{self.context.profile} ({self.context.mode})"

@@ -14,3 +14,5 @@ class UiContext:
     mode: str  # "local" or "remote"
     target: str  # the wallet file / database, or the server address
     trusted_engine_keys: Callable[[], tuple[EngineKeyView, ...]]
+    # Said when the dashboard opens (remote and unreachable: it shows the cache).
+    notice: str = ""

@@ -231,3 +231,28 @@ def test_a_new_cache_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     HistoryCache(path).close()
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_account_is_answered_from_the_cache_when_the_server_cannot_be_reached(
+    tmp_path: Path, wallet: Wallet
+) -> None:
+    """`cpay ui` asks for the account before it opens: offline, the one the server gave
+    last lets the dashboard open on the cached history (as the README says it does)."""
+    from cpay_engine.client import SignedClient
+    from cpay_engine.rpc.transport import GrpcTransport
+
+    path = tmp_path / "cache.db"
+    online = CachingEngine(wallet.client("alice"), HistoryCache(path), warn=_ignore)
+    seen = online.account()
+    online.close()
+
+    unreachable = SignedClient(GrpcTransport("127.0.0.1:1"), wallet.admin_key)
+    warnings: list[str] = []
+    offline = CachingEngine(unreachable, HistoryCache(path), warn=warnings.append)
+    try:
+        assert offline.account() == seen
+        assert offline.offline
+    finally:
+        offline.close()
+    [warning] = warnings
+    assert "showing the offline cache" in warning
