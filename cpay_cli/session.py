@@ -54,6 +54,13 @@ class Passphrase:
                 ) from None
         if not value:
             value = self._prompt(confirm)
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes in the environment variable
+            raise Unauthenticated(
+                "CPAY_KEY_PASSPHRASE is not UTF-8 text: set it to the passphrase as text "
+                "(or use CPAY_KEY_PASSPHRASE_FILE)"
+            ) from None
         self._cached = value
         return value
 

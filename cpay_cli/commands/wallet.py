@@ -169,6 +169,11 @@ def enroll_remote(
     code = invite.strip()
     if not code:
         raise InvalidInput("the invite code is empty: ask an admin for `cpay admin invite`")
+    if not (code.isascii() and code.isprintable()):
+        raise InvalidInput(
+            "the invite code has characters no invite code has: copy it again exactly as "
+            "`cpay admin invite` printed it"
+        )
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     key = SigningKey.generate()
     staged = Profile(

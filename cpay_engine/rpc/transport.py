@@ -5,13 +5,14 @@ Errors come back as the same CPayError classes the engine raises in-process.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
-from cpay_engine.errors import InvalidInput
+from cpay_engine.errors import InvalidInput, quoted
 from cpay_engine.rpc.errors import from_rpc_error
 
 R = TypeVar("R", bound=Message)
@@ -22,12 +23,20 @@ DEFAULT_TIMEOUT_S = 10.0
 LONG_CALLS_S = {"/cpay.v1.CPayService/VerifyLedger": 600.0}
 
 
+_TARGET = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*):([0-9]{1,5})")
+
+
 def parse_target(text: str, *, allow_any_port: bool = False) -> str:
-    """HOST:PORT; a server may listen on port 0 (any free port), a client may not."""
-    host, sep, port = text.rpartition(":")
+    """HOST:PORT (an IPv6 host in brackets); a server may listen on port 0 (any free
+    port), a client may not. A URL, a path or a space is refused here, not by the first
+    call as an unreachable "misformatted domain name"."""
+    found = _TARGET.fullmatch(text)
     lowest = 0 if allow_any_port else 1
-    if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
-        raise InvalidInput(f"'{text}' is not a server address: use HOST:PORT, e.g. localhost:50051")
+    if found is None or not lowest <= int(found.group(1)) < 65536:
+        raise InvalidInput(
+            f"{quoted(text)} is not a server address: use HOST:PORT without a scheme, e.g. "
+            "localhost:50051, 10.0.0.5:50051 or [::1]:50051"
+        )
     return text
 
 

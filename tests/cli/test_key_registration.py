@@ -234,3 +234,21 @@ def test_concurrent_inits_make_one_wallet_and_the_others_remove_nothing(
     assert cli("verify").exit_code == 0
     wallet = Path(created[0]["db"])
     assert wallet.stat().st_mode & 0o777 == 0o600  # the ledger: its owner's only
+
+
+def test_undecodable_bytes_in_the_passphrase_or_invite_are_clear_errors(
+    cli: Cli, cpay_home: Path
+) -> None:
+    """Bytes that are not UTF-8 in the environment arrive as surrogates: they used to
+    end in an internal error (UnicodeEncodeError)."""
+    bad_passphrase = cli(
+        "init", "--handle", "uu", env={"CPAY_KEY_PASSPHRASE": "\udcff\udcfeabcdefgh"}
+    )
+    assert bad_passphrase.exit_code == 4
+    assert "CPAY_KEY_PASSPHRASE is not UTF-8 text" in bad_passphrase.stderr
+    bad_invite = cli(
+        "init", "--remote", "127.0.0.1:1", "--handle", "uu", env={"CPAY_INVITE": "inv-\udcff"}
+    )
+    assert bad_invite.exit_code == 2
+    assert "invite code has characters no invite code has" in bad_invite.stderr
+    assert not (cpay_home / "keys").exists() or not list((cpay_home / "keys").iterdir())
