@@ -139,6 +139,19 @@ class SignedClient:
         *,
         payment_id: str = "",
     ) -> R:
+        return self._send(rpc, request_type, body, response_type, payment_id=payment_id)[0]
+
+    def _send(
+        self,
+        rpc: str,
+        request_type: type[Message],
+        body: Message,
+        response_type: type[R],
+        *,
+        payment_id: str = "",
+    ) -> tuple[R, bool]:
+        """The answer, and whether an earlier attempt of this call may have arrived (so a
+        "replayed" answer may be this very call's own first attempt)."""
         method = method_name(rpc)
         raw = body.SerializeToString()
         attempt = 0
@@ -159,7 +172,7 @@ class SignedClient:
             )
             request: Any = request_type(signed=signed)
             try:
-                return self.transport.call(method, request, response_type)
+                return self.transport.call(method, request, response_type), sent is not None
             except (Unavailable, RateLimited) as exc:
                 if sent is None and isinstance(exc, Unavailable) and exc.details.get("maybe_sent"):
                     sent = exc
@@ -209,10 +222,11 @@ class SignedClient:
             currency=currency,
             memo=memo,
         )
-        r = self._call(
+        r, resent = self._send(
             "ProcessPayment", pb.PaymentRequest, body, pb.PaymentResponse, payment_id=payment_id
         )
-        return PaymentResult(transaction_view(r.transaction), r.replayed)
+        # A replay of this call's own lost first attempt was made by this call.
+        return PaymentResult(transaction_view(r.transaction), r.replayed and not resent)
 
     def mint(
         self, *, payment_id: str, recipient: str, amount_minor: int, currency: str, memo: str = ""
@@ -224,14 +238,14 @@ class SignedClient:
             currency=currency,
             memo=memo,
         )
-        r = self._call(
+        r, resent = self._send(
             "MintDabloons",
             pb.MintDabloonsRequest,
             body,
             pb.MintDabloonsResponse,
             payment_id=payment_id,
         )
-        return PaymentResult(transaction_view(r.transaction), r.replayed)
+        return PaymentResult(transaction_view(r.transaction), r.replayed and not resent)
 
     def history(
         self,

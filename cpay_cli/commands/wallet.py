@@ -163,7 +163,10 @@ def enroll_remote(
             f"profile '{name}' is waiting for the server's answer to an earlier enrollment: "
             "run the command again when the server can be reached"
         )
-    target = parse_target(server or (existing.server if existing else ""))
+    address = server or (existing.server if existing else "")
+    if not address:
+        raise InvalidInput("enrolling with a server needs its address: add --remote HOST:PORT")
+    target = parse_target(address)
     ca_path = ca or (Path(existing.ca) if existing and existing.ca else None)
     handle = parse_handle(handle_text or default_handle())
     code = invite.strip()
@@ -231,7 +234,16 @@ def register(app: typer.Typer) -> None:
         s = session(ctx)
         code = _invite_code(invite)
         existing = s.config.profiles.get(s.chosen_profile_name())
-        if remote or code or (existing is not None and existing.mode == "remote"):
+        enrolling = remote or (existing is not None and existing.mode == "remote")
+        if code and not enrolling and invite is None:
+            # A CPAY_INVITE left in the environment: the user asked for a local wallet.
+            raise InvalidInput(
+                "CPAY_INVITE is set but there is no --remote HOST:PORT: add --remote to enroll "
+                "with a server, or unset CPAY_INVITE to create a local wallet"
+            )
+        if ca is not None and not (enrolling or code):
+            raise InvalidInput("--ca is for enrolling with a TLS server: use it with --remote")
+        if enrolling or code:
             if not code:
                 raise InvalidInput(
                     "enrolling with a server needs an invite: --invite CODE, --invite - "

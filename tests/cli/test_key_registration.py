@@ -252,3 +252,18 @@ def test_undecodable_bytes_in_the_passphrase_or_invite_are_clear_errors(
     assert bad_invite.exit_code == 2
     assert "invite code has characters no invite code has" in bad_invite.stderr
     assert not (cpay_home / "keys").exists() or not list((cpay_home / "keys").iterdir())
+
+
+def test_init_options_meant_for_a_server_are_not_silently_dropped(
+    cli: Cli, cpay_home: Path
+) -> None:
+    leftover = cli("init", "--handle", "zed", env={"CPAY_INVITE": "inv-left-over"})
+    assert leftover.exit_code == 2
+    assert "CPAY_INVITE is set but there is no --remote" in leftover.stderr
+    ca_alone = cli("init", "--handle", "zed", "--ca", str(cpay_home / "missing.pem"))
+    assert ca_alone.exit_code == 2
+    assert "--ca is for enrolling" in ca_alone.stderr
+    no_address = cli("init", "--handle", "zed", "--invite", "inv-x")
+    assert no_address.exit_code == 2
+    assert "add --remote HOST:PORT" in no_address.stderr
+    assert not (cpay_home / "data").exists()  # no wallet was made along the way

@@ -10,6 +10,7 @@ server which key is live and go on with it. Real `cpay` processes, a real server
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from pathlib import Path
@@ -23,12 +24,14 @@ REQUEST_BYTES = 300
 
 
 class CuttingProxy:
-    """127.0.0.1:<port> → the server. While `cut` is set, a connection whose client has
-    sent a request gets the server's answer withheld and is closed once it arrives."""
+    """127.0.0.1:<port> → the server. While `cuts_left` is above 0, a connection whose
+    client has sent a request gets the server's answer withheld and is closed once it
+    arrives (each such cut counts one down)."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream = ("127.0.0.1", upstream_port)
-        self.cut = threading.Event()
+        self.cuts_left = 0
+        self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.cuts = 0
@@ -59,8 +62,7 @@ class CuttingProxy:
     def _down(self, server: socket.socket, client: socket.socket, sent: list[int]) -> None:
         try:
             while data := server.recv(65536):
-                if self.cut.is_set() and sent[0] > REQUEST_BYTES:
-                    self.cuts += 1
+                if sent[0] > REQUEST_BYTES and self._take_cut():
                     break  # the server answered: the client never hears it
                 client.sendall(data)
         except OSError:
@@ -68,6 +70,14 @@ class CuttingProxy:
         finally:
             _close(client)
             _close(server)
+
+    def _take_cut(self) -> bool:
+        with self.lock:
+            if self.cuts_left <= 0:
+                return False
+            self.cuts_left -= 1
+            self.cuts += 1
+            return True
 
     def close(self) -> None:
         self.listener.close()
@@ -93,9 +103,9 @@ def test_an_enrollment_and_a_rotation_whose_answers_are_lost_keep_their_keys(
         code = host.json("--profile", "server", "admin", "invite")["code"]
 
         # Enrollment: the server registers @bob; the client hears nothing.
-        proxy.cut.set()
+        proxy.cuts_left = 100
         lost = bob.run("init", "--remote", target, "--handle", "bob", env={"CPAY_INVITE": code})
-        proxy.cut.clear()
+        proxy.cuts_left = 0
         assert lost.returncode == 9, lost.stderr
         assert proxy.cuts >= 1
         assert "is kept" in lost.stderr
@@ -113,9 +123,9 @@ def test_an_enrollment_and_a_rotation_whose_answers_are_lost_keep_their_keys(
 
         # Rotation: the server registers the new key and revokes the old one; the client
         # hears nothing, and its retries (signed with the revoked key) hear nothing either.
-        proxy.cut.set()
+        proxy.cuts_left = 100
         rotated = bob.run("key", "rotate")
-        proxy.cut.clear()
+        proxy.cuts_left = 0
         assert rotated.returncode == 9, rotated.stderr
         assert "is kept" in rotated.stderr
         assert bob.json("balance")[0]["available"] == "5.00"  # settled, then signed anew
@@ -128,6 +138,15 @@ def test_an_enrollment_and_a_rotation_whose_answers_are_lost_keep_their_keys(
         # Only the live key is left on disk.
         left = [p.name for p in (bob.path / "keys").glob("*.key")]
         assert left == [f"default__bob__{active[0]['key_id']}.key"]
+
+        # A payment whose first answer is lost: the client's own retry gets the engine's
+        # replay, which is this command's payment, not an earlier one's.
+        proxy.cuts_left = 1
+        paid = bob.run("pay", "@root", "1", "DBL", "--yes", "--id", "lost-once-1", "-o", "json")
+        assert paid.returncode == 0, paid.stderr
+        assert json.loads(paid.stdout)["replayed"] is False
+        assert "already made" not in paid.stderr
+        assert bob.json("balance")[0]["available"] == "4.00"
     finally:
         proxy.close()
         server.kill()
