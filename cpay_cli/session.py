@@ -187,6 +187,19 @@ class Session:
         name = self.key_name(profile.name, handle, ref.key_id)
         return self.keystore.load(name, ref.key_id, Backend(ref.keystore), meanwhile)
 
+    def current_key(self, handle: str) -> SigningKey | None:
+        """`handle`'s device key as the config file names it now (another command may
+        have rotated it since this one started), or None if it names none."""
+        from cpay_engine.adapters.keystore import Backend
+
+        name = self.profile.name
+        profile = Config.load(self.home.config_file).profiles.get(name)
+        ref = profile.users.get(handle) if profile is not None else None
+        if ref is None:
+            return None
+        key_name = self.key_name(name, handle, ref.key_id)
+        return self.keystore.load(key_name, ref.key_id, Backend(ref.keystore))
+
     def engine_key(self) -> SigningKey:
         from cpay_engine.adapters.keystore import Backend
 
@@ -213,7 +226,10 @@ class Session:
                 from cpay_engine.client import InProcessTransport, SignedClient
 
                 engine = open_engine_at(profile_db_url(profile), receipt_key=self.engine_key)
-                self._api = SignedClient(InProcessTransport(engine), key)
+                handle = self.acting_handle()
+                self._api = SignedClient(
+                    InProcessTransport(engine), key, rekey=lambda: self.current_key(handle)
+                )
         return self._api
 
     def _remote_api(self, profile: Profile, also: tuple[str, ...]) -> PaymentsAPI:
@@ -228,7 +244,12 @@ class Session:
         from cpay_engine.rpc.transport import GrpcTransport
 
         transport = GrpcTransport(profile.server, ca_file=Path(profile.ca) if profile.ca else None)
-        remote = SignedClient(transport, key, retry=RetryPolicy(attempts=4))
+        remote = SignedClient(
+            transport,
+            key,
+            retry=RetryPolicy(attempts=4),
+            rekey=lambda: self.current_key(handle),
+        )
         path = self.home.cache / profile.name / f"{handle}.db"
         try:
             wallet = ",".join(sorted(profile.engine_public_keys))

@@ -39,7 +39,7 @@ from cpay_engine.domain.model import Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 from cpay_engine.domain.receipts import expected_fields, receipt_mismatches
 from cpay_engine.domain.signing import key_proof_input, receipt_input, signing_input
-from cpay_engine.errors import CPayError, OutcomeUnknown, RateLimited, Unavailable
+from cpay_engine.errors import KEY_REVOKED, CPayError, OutcomeUnknown, RateLimited, Unavailable
 from cpay_engine.service.engine import Engine, method_name
 from cpay_engine.service.views import (
     DIRECTION_TO_PB,
@@ -116,12 +116,17 @@ class SignedClient:
         clock: Callable[[], int] = _ms,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rekey: Callable[[], SigningKey | None] | None = None,
     ) -> None:
+        """`rekey`, if given, says which key this device signs with now: a long-running
+        front end (the dashboard) whose key another command rotated goes on with the new
+        one instead of failing every request as revoked."""
         self.transport = transport
         self._key = key
         self._clock = clock
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._rekey = rekey
 
     @property
     def key_id(self) -> str:
@@ -158,6 +163,7 @@ class SignedClient:
         # Once one attempt may have reached the server, the outcome stays unknown whatever
         # the later attempts meet (a retry refused at connect says nothing about the first).
         sent: CPayError | None = None
+        rekeyed = False
         while True:
             timestamp, nonce = self._clock(), os.urandom(16)
             signature = self._key.sign(
@@ -185,13 +191,27 @@ class SignedClient:
                 raise
             except OutcomeUnknown as exc:
                 raise _unknown(rpc, payment_id, exc) from None
-            except CPayError:
+            except CPayError as exc:
                 # A change with no idempotency key (a key rotation, an enrollment, a new
                 # user) retried after an attempt that may have arrived: this refusal may be
                 # that attempt's own success ("key … was revoked", "invite already used").
                 if sent is not None and not payment_id and rpc in STATE_CHANGING:
                     raise _unknown(rpc, payment_id, sent) from None
+                if sent is None and not rekeyed and self._newer_key(exc):
+                    rekeyed = True  # refused unrecorded: the same request, signed anew
+                    continue
                 raise
+
+    def _newer_key(self, error: CPayError) -> bool:
+        """After "this key was revoked": take the key this device holds now, if the front
+        end can say and it is another (rotated by another command meanwhile)."""
+        if self._rekey is None or error.details.get("reason") != KEY_REVOKED:
+            return False
+        fresh = self._rekey()
+        if fresh is None or fresh.key_id == self._key.key_id:
+            return False
+        self._key = fresh
+        return True
 
     # --- PaymentsAPI ---------------------------------------------------------------------
 

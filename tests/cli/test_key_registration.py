@@ -267,3 +267,23 @@ def test_init_options_meant_for_a_server_are_not_silently_dropped(
     assert no_address.exit_code == 2
     assert "add --remote HOST:PORT" in no_address.stderr
     assert not (cpay_home / "data").exists()  # no wallet was made along the way
+
+
+def test_a_running_dashboard_session_follows_a_rotation_made_by_another_command(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    """`cpay ui` open while `cpay key rotate` runs in another terminal: its requests
+    were all refused as revoked ("use another device key") until it was restarted."""
+    from cpay_cli.session import Session
+
+    s = Session()
+    api = s.api()
+    try:
+        assert api.key_id == initialized["key_id"]
+        rotated = cli("key", "rotate", "-o", "json")
+        assert rotated.exit_code == 0, rotated.stderr
+        new_key = json.loads(rotated.stdout)["key_id"]
+        assert api.account().key_id == new_key  # signed anew with the key now on file
+        assert api.key_id == new_key
+    finally:
+        s.close()
