@@ -131,11 +131,6 @@ def _claim_wallet_file(path: Path) -> None:
         raise AlreadyInitialized(
             f"{path} already holds a wallet but no profile points to it: move it away first"
         ) from None
-    except OSError as exc:
-        raise FailedPrecondition(
-            f"cannot create the wallet database {path} ({exc.strerror or exc}): check the "
-            "directory's permissions and free space"
-        ) from None
 
 
 def enroll_remote(

@@ -451,8 +451,11 @@ def history_ids(wallet: Wallet, query: str, clock: Clock) -> list[str]:
         ("in", ["h-dave-back1", "h-refund-crl", "mint-for-bob"]),
         ("out @dave", ["h-huge-dave1", "h-lunch-dave"]),
         ("amount:2..15", ["h-lunch-dave", "h-refund-crl", "h-rent-carol"]),
-        ("amount:>9", ["h-huge-dave1", "h-lunch-dave", "h-rent-carol", "mint-for-bob"]),
-        ("amount:<2", ["h-dave-back1", "h-refund-crl"]),
+        ("amount:>9", ["h-huge-dave1", "h-rent-carol", "mint-for-bob"]),  # strictly more
+        ("amount:>=9", ["h-huge-dave1", "h-lunch-dave", "h-rent-carol", "mint-for-bob"]),
+        ("amount:<2", ["h-dave-back1"]),  # strictly less
+        ("amount:<=2", ["h-dave-back1", "h-refund-crl"]),
+        ("amount:>1 amount:<15", ["h-lunch-dave", "h-refund-crl"]),  # bounds combine
         ("amount:9", ["h-lunch-dave"]),
         ("rent", ["h-huge-dave1", "h-rent-carol"]),
         ("rent march", ["h-rent-carol"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -26,9 +26,13 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self._title, classes="title", markup=False)
-            for line in self._lines:
-                yield Static(literal(line))
+            # What is being paid scrolls above buttons that stay in view: on a small
+            # terminal the dialog used to open scrolled down to its buttons, its first
+            # lines ("Pay 0.01 DBL to @bob") out of sight.
+            with VerticalScroll(id="dialog-body"):
+                yield Static(self._title, classes="title", markup=False)
+                for line in self._lines:
+                    yield Static(literal(line))
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self._confirm_label, id="confirm", variant="warning")
