@@ -127,6 +127,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_cell(value: Any, key: str = "") -> str:
+    if isinstance(value, list | tuple | dict):  # JSON's own text, as the README says
+        return json.dumps(value, ensure_ascii=False)
     text = _cell(value, ("false", "true"))  # JSON's words: CSV is for programs
     if key in FREE_TEXT_KEYS and text.startswith(FORMULA_STARTS):
         return "'" + text

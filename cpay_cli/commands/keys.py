@@ -77,9 +77,19 @@ def revoke(
     key_id = key_id.strip()
     if not key_id:
         raise InvalidInput("the key id is empty: name one from `cpay key list`")
-    target = next((k for k in api.list_keys() if k.key_id == key_id), None)
+    keys = api.list_keys()
+    target = next((k for k in keys if k.key_id == key_id), None)
     if target is None:
         raise NotFound(f"@{handle} has no key {key_id}: see `cpay key list`")
+    active = [k for k in keys if not k.revoked]
+    if not target.revoked and [k.key_id for k in active] == [key_id]:
+        # Said before asking: the engine refuses it anyway (a question whose yes fails).
+        from cpay_engine.errors import FailedPrecondition
+
+        raise FailedPrecondition(
+            f"{key_id} is your only active key: revoking it would lock you out; "
+            "use `cpay key rotate` instead"
+        )
     question = [f"Revoke key {key_id} of @{handle}? This cannot be undone."]
     if key_id == api.key_id:
         question.append(f"This device signs with it: it will no longer act as @{handle}.")

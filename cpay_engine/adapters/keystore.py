@@ -164,7 +164,8 @@ class KeyStore:
             raise Unauthenticated(f"the OS keyring could not be read ({exc})") from None
         if secret is None:
             raise Unauthenticated(
-                f"no key for {name} in the OS keyring: restore it, or register a new device key"
+                f"no key for {name} in the OS keyring: restore it from a backup (this device "
+                "cannot sign with that key without it)"
             )
         return SigningKey.from_seed(base64.b64decode(secret))
 
@@ -221,7 +222,8 @@ class KeyStore:
             doc: object = json.loads(path.read_text())
         except FileNotFoundError:
             raise Unauthenticated(
-                f"no key file for {name} at {path}: restore it, or register a new device key"
+                f"no key file for {name} at {path}: restore it from a backup (this device "
+                "cannot sign with that key without it)"
             ) from None
         except (OSError, ValueError) as exc:
             raise Unauthenticated(
@@ -244,8 +246,8 @@ class KeyStore:
 
 
 DAMAGED_KEY_FILE = (
-    "restore it from a backup, or revoke that key from another device (`cpay key revoke "
-    "KEY_ID`) and register a new one"
+    "restore it from a backup; if this key may be in someone else's hands, revoke it from "
+    "another device of yours that holds an active key (`cpay key revoke KEY_ID`)"
 )
 
 

@@ -238,7 +238,8 @@ class Context:
 
 def revoked(key_id: str) -> Unauthenticated:
     return Unauthenticated(
-        f"key {key_id} was revoked: use another device key or ask an admin",
+        f"key {key_id} was revoked: this device can no longer sign with it; use a device "
+        "of yours whose key is active (`cpay key list` there shows which)",
         details={"reason": KEY_REVOKED},
     )
 

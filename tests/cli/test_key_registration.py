@@ -287,3 +287,26 @@ def test_a_running_dashboard_session_follows_a_rotation_made_by_another_command(
         assert api.key_id == new_key
     finally:
         s.close()
+
+
+def test_revoking_the_only_active_key_is_refused_before_the_question(
+    cli: Cli, initialized: dict[str, Any]
+) -> None:
+    """It used to ask (exit 3 without a terminal), then refuse after a yes."""
+    result = cli("key", "revoke", initialized["key_id"])
+    assert result.exit_code == 1
+    assert "is your only active key" in result.stderr
+    assert "cpay key rotate" in result.stderr
+    assert [k["status"] for k in cli.json("key", "list")] == ["active"]
+
+
+def test_csv_cells_holding_lists_or_objects_are_json_text(funded: Cli) -> None:
+    """README: CSV's values are JSON's as text (a list was joined with ', ', an object
+    was Python's repr)."""
+    import csv
+    import io
+
+    [row] = list(csv.DictReader(io.StringIO(funded("profile", "show", "-o", "csv").stdout)))
+    as_json = funded.json("profile", "show")
+    assert json.loads(row["users"]) == as_json["users"]
+    assert json.loads(row["keys"]) == as_json["keys"]

@@ -129,7 +129,10 @@ async def test_submitting_an_incomplete_form_asks_for_fixes_and_sends_nothing(
         await paste(pilot, "#recipient", "@carol")
         await press(pilot, "ctrl+s")
         assert isinstance(pilot.app.screen, PayScreen), "no confirmation for a bad form"
-        assert text_of(pilot, "#amount-error").startswith("'' is not an amount")
+        assert text_of(pilot, "#amount-error") == "Type an amount in DBL"
+        await paste(pilot, "#recipient", "")
+        await press(pilot, "ctrl+s")
+        assert text_of(pilot, "#recipient-error") == "Type who gets it: a handle such as @bob"
         assert seeded.available("bob") == BOB_AVAILABLE
 
 

@@ -29,7 +29,7 @@ from cpay_cli.tui.screens.confirm import ConfirmScreen
 from cpay_engine.api import BalanceView, PaymentResult, TransactionView
 from cpay_engine.domain.model import TxStatus, check_memo, check_payee, parse_handle
 from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
-from cpay_engine.errors import CPayError, NotFound, OutcomeUnknown, Unavailable
+from cpay_engine.errors import CPayError, InvalidInput, NotFound, OutcomeUnknown, Unavailable
 
 
 class MoneyCall(Protocol):
@@ -166,6 +166,8 @@ class PaymentForm(CPayScreen):
         recipient = currency = ""
         amount = 0
         try:
+            if not values["recipient"]:
+                raise InvalidInput("Type who gets it: a handle such as @bob")
             recipient = parse_handle(values["recipient"])
             if not self.FROM_TREASURY:
                 check_payee(self.cpay.account.handle, recipient)
@@ -177,6 +179,8 @@ class PaymentForm(CPayScreen):
             errors["currency"] = error.message
         if currency:
             try:
+                if not values["amount"]:
+                    raise InvalidInput(f"Type an amount in {currency}")
                 amount = parse_amount(values["amount"], currency)
             except CPayError as error:
                 errors["amount"] = error.message
