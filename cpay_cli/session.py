@@ -66,11 +66,15 @@ class Passphrase:
 
     @staticmethod
     def _prompt(confirm: bool) -> str:
-        if not sys.stdin.isatty():
-            raise Unauthenticated(
-                "the device key is in an encrypted key file and no passphrase is available: "
-                + KEY_UNLOCK_HELP
+        # The prompt talks to the terminal itself (/dev/tty), so stdin may be a pipe (an
+        # invite code piped in) as long as someone is at a terminal to answer.
+        if not (sys.stdin.isatty() or sys.stderr.isatty()):
+            what = (
+                "a new key file needs a passphrase"
+                if confirm
+                else "the device key is in an encrypted key file"
             )
+            raise Unauthenticated(f"{what} and no passphrase is available: " + KEY_UNLOCK_HELP)
         if not confirm:
             return _read_secret("Passphrase for the CPay key file: ")
         first = _read_secret("Choose a passphrase for the CPay key file: ")

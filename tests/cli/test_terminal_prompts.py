@@ -26,20 +26,40 @@ TIMEOUT_S = 60
 
 def in_terminal(args: list[str], keys: bytes, prompt: bytes = PROMPT) -> tuple[int, str]:
     """Run `cpay ARGS` on a pty, type `keys` at `prompt`; (exit code, what it showed)."""
+    return answering(args, [(prompt, keys)])
+
+
+def answering(
+    args: list[str], answers: list[tuple[bytes, bytes]], stdin: bytes | None = None
+) -> tuple[int, str]:
+    """Run `cpay ARGS` on a pty, typing each answer once its prompt has shown (in order);
+    with `stdin`, standard input is a pipe holding it while the pty stays the terminal.
+    Returns (exit code, what it showed)."""
+    piped = os.pipe() if stdin is not None else None
     pid, master = pty.fork()
     if pid == 0:  # the child: the pty is its controlling terminal and stdio
         # A shell's background job (CI) inherits SIGINT ignored, and exec keeps it so;
         # a person's terminal delivers it.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if piped is not None:
+            os.dup2(piped[0], 0)
+            os.close(piped[1])
         os.execv(CPAY, [str(CPAY), *args])
+    if piped is not None:
+        assert stdin is not None
+        os.close(piped[0])
+        os.write(piped[1], stdin)
+        os.close(piped[1])
     shown = b""
     deadline = time.monotonic() + TIMEOUT_S
-    typed = False
+    pending = list(answers)
+    seen = 0  # answered prompts are looked for after what was shown when answered
     try:
         while time.monotonic() < deadline:
-            if not typed and prompt in shown:
+            if pending and pending[0][0] in shown[seen:]:
+                prompt, keys = pending.pop(0)
+                seen = shown.index(prompt, seen) + len(prompt)
                 os.write(master, keys)
-                typed = True
             ready, _, _ = select.select([master], [], [], 0.2)
             if ready:
                 try:
@@ -121,6 +141,24 @@ def test_the_passphrase_prompt_can_be_left_with_ctrl_d_or_ctrl_c(
     assert code == exit_code, shown
     assert says in shown
     assert "internal error" not in shown
+
+
+def test_an_invite_piped_in_still_gets_the_passphrase_asked_at_the_terminal(
+    cpay_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cat invite | cpay init --remote … --invite -`: the prompt talks to the terminal,
+    so a pipe on stdin is no reason to refuse it (it was exit 4, "no passphrase")."""
+    monkeypatch.delenv("CPAY_KEY_PASSPHRASE")
+    words = b"several words of passphrase\r"
+    code, shown = answering(
+        ["init", "--remote", "127.0.0.1:1", "--handle", "piped", "--invite", "-"],
+        [(b"Choose a passphrase for the CPay key file: ", words), (b"Repeat it: ", words)],
+        stdin=b"inv-piped-in\n",
+    )
+    # Asked twice, then the key was made and the enrollment sent: the server is not there.
+    assert "cannot reach the CPay server at 127.0.0.1:1" in shown, shown
+    assert code == 1, shown
+    assert "no passphrase is available" not in shown
 
 
 SPOOF = "\x1b[1A\x1b[2K\rTOTALLY LEGIT \u202eevil"
