@@ -18,12 +18,20 @@ from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 
 
+PER_KIND = 50
+
+
 def load_notifications(api: PaymentsAPI) -> list[TransactionView]:
+    """The newest received and failed payments, merged, with no gaps: a kind that filled
+    its page may have more below its oldest row, so nothing older than that is shown
+    (an old failure used to sit right under the 50th tip, tips before it missing)."""
     received = api.history(
-        limit=50, filter=HistoryFilter(direction=Direction.IN, status=TxStatus.COMPLETED)
+        limit=PER_KIND, filter=HistoryFilter(direction=Direction.IN, status=TxStatus.COMPLETED)
     ).transactions
-    failed = api.history(limit=50, filter=HistoryFilter(status=TxStatus.FAILED)).transactions
-    return sorted([*received, *failed], key=lambda t: t.seq, reverse=True)[:100]
+    failed = api.history(limit=PER_KIND, filter=HistoryFilter(status=TxStatus.FAILED)).transactions
+    floor = max((page[-1].seq for page in (received, failed) if len(page) == PER_KIND), default=0)
+    merged = sorted([*received, *failed], key=lambda t: t.seq, reverse=True)
+    return [t for t in merged if t.seq >= floor]
 
 
 class NotificationsScreen(CPayScreen):
