@@ -389,7 +389,7 @@ class CachingEngine:
     ) -> None:
         self.remote = remote
         self.cache = cache
-        self._warn = warn
+        self.warn = warn  # a front end may route warnings elsewhere (the dashboard's toasts)
         self._clock = clock
         self.offline = False
 
@@ -426,7 +426,7 @@ class CachingEngine:
         try:
             write(*args)
         except sqlite3.OperationalError as exc:
-            self._warn(
+            self.warn(
                 f"warning: the history cache was not updated ({exc}); it catches up next time"
             )
             return False
@@ -434,7 +434,7 @@ class CachingEngine:
             self.cache.reset(exc)
             return False
         except sqlite3.Error as exc:
-            self._warn(
+            self.warn(
                 f"warning: the history cache was not updated ({exc}); it catches up next time"
             )
             return False
@@ -457,7 +457,7 @@ class CachingEngine:
         self.offline = True
         synced = self.cache.synced_at_ms
         age = "never synced" if not synced else f"last synced {_age(self._clock() - synced)} ago"
-        self._warn(f"warning: {error}; showing the offline cache ({age})")
+        self.warn(f"warning: {error}; showing the offline cache ({age})")
 
     def history(
         self,

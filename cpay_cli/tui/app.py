@@ -101,6 +101,17 @@ class CPayApp(App[None]):
         # still here when the dashboard closes, with the id to look it up by.
         self.in_flight: dict[str, str] = {}
         self._quit_warned = False
+        if hasattr(api, "warn"):  # the remote cache's "offline: showing the cache": a
+            api.warn = self.warn  # toast, not stderr behind the screen
+
+    def warn(self, message: str) -> None:
+        """A warning from the engine's side (the remote cache going offline), from any
+        thread: shown as a toast (stderr is behind the screen)."""
+        text = message.removeprefix("warning: ")
+        try:
+            self.call_from_thread(self.notify, text, title="Warning", severity="warning")
+        except RuntimeError:  # on the app's own thread (or before it runs)
+            self.notify(text, title="Warning", severity="warning")
 
     async def action_quit(self) -> None:
         """Quit; with a payment on its way, only when asked twice (the first time says

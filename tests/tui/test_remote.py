@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Static
 
+from cpay_cli.cache import CachingEngine, HistoryCache
 from cpay_cli.tui.screens.detail import DetailScreen
 from cpay_cli.tui.screens.history import HistoryScreen
 from cpay_engine.client import SignedClient
@@ -48,3 +50,23 @@ async def test_dashboard_history_and_detail_work_the_same_over_grpc(
         assert detail.tx_id == "seed-pay-rent"
         receipt = await drawn(pilot, detail.query_one("#detail-receipt", Static))
         assert receipt.startswith("✔ signature verified")
+
+
+async def test_losing_the_server_mid_session_says_so_on_screen(
+    seeded: SeededWallet, remote_bob: SignedClient, server: RunningServer, tmp_path: Path
+) -> None:
+    """History kept reloading from the cache with no word of being offline: the cache's
+    warning went to stderr, behind the dashboard."""
+    printed: list[str] = []
+    api = CachingEngine(remote_bob, HistoryCache(tmp_path / "bob.db"), warn=printed.append)
+    app = seeded.app("bob", api=api)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await press(pilot, "h")
+        server.server.stop(None).wait()
+        await press(pilot, "g")
+        await settle(pilot)
+        toasts = [n.message for n in app._notifications]
+        assert any("showing the offline cache" in text for text in toasts), toasts
+        assert isinstance(app.screen, HistoryScreen)
+        assert column(app.screen.query_one("#history-table", DataTable), "Memo")
+    assert printed == []

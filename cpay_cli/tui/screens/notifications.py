@@ -17,7 +17,6 @@ from cpay_engine.api import PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.query import HistoryFilter
 
-
 PER_KIND = 50
 
 
