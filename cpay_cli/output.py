@@ -50,6 +50,15 @@ def printable(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+# In JSON the same characters as JSON escapes (json.dumps already escapes C0 controls):
+# the text a program reads back is exact, and a terminal shows it inert.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _ESCAPES if code >= 0x7F}
+
+
+def _json_text(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False).translate(_JSON_ESCAPES)
+
+
 def funds_note(have_minor: int, amount_minor: int, currency: str) -> tuple[str, bool]:
     """What a payer has against a payment, for its preview, and whether it is enough, so
     a preview says so before anything is sent (`cpay pay`, and the TUI's pay form). Not
@@ -77,11 +86,10 @@ def say(message: str) -> None:
 
 def emit(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[Column]) -> None:
     if fmt is Format.JSON:
-        json.dump(list(rows), sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(_json_text(list(rows), indent=2) + "\n")
     elif fmt is Format.NDJSON:
         for row in rows:
-            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            sys.stdout.write(_json_text(row) + "\n")
     elif fmt is Format.CSV:
         # For programs: the header row is the JSON field names, the values JSON's in text.
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -101,8 +109,7 @@ def emit(rows: Sequence[dict[str, Any]], fmt: Format, columns: Sequence[Column])
 
 def emit_one(row: dict[str, Any], fmt: Format, columns: Sequence[Column]) -> None:
     if fmt is Format.JSON:
-        json.dump(row, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        sys.stdout.write(_json_text(row, indent=2) + "\n")
     elif fmt is Format.TABLE:
         _pairs(row, columns)
     else:

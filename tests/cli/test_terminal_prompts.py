@@ -7,6 +7,7 @@ controlling terminal is a pty, as a person at a keyboard would.
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -176,3 +177,15 @@ def test_csv_to_a_terminal_escapes_what_a_payer_put_in_a_memo(funded: Cli) -> No
     assert "\\x1b[1A\\x1b[2K\\x0dTOTALLY LEGIT \\u202eevil" in shown
     piped = funded("--as", "bob", "history", "-o", "csv")  # a file or a pipe: exact text
     assert SPOOF in piped.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_carries_a_hostile_memo_exactly_and_inert(funded: Cli, fmt: str) -> None:
+    """JSON escaped ESC but printed U+202E and the C1 controls raw: to a terminal they
+    reordered the text. Escaped as JSON, they read back exactly and show inert."""
+    memo = SPOOF + "\u2028\x85\x7f"
+    funded("pay", "--yes", "--id", "spoof-json-1", "@bob", "0.01", "DBL", "-m", memo)
+    out = funded("--as", "bob", "history", "-o", fmt).stdout
+    assert not any(ch in out for ch in "\x1b\u202e\u2028\x85\x7f")
+    rows = json.loads(out) if fmt == "json" else [json.loads(line) for line in out.splitlines()]
+    assert [row["memo"] for row in rows if row["id"] == "spoof-json-1"] == [memo]
