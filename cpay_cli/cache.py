@@ -559,8 +559,10 @@ class CachingEngine:
     def verify_ledger(self) -> VerifyReport:
         return self.remote.verify_ledger()
 
-    def create_invite(self, *, role: Role, ttl_seconds: int = 0) -> InviteView:
-        return self.remote.create_invite(role=role, ttl_seconds=ttl_seconds)
+    def create_invite(
+        self, *, role: Role | None, ttl_seconds: int = 0, for_handle: str = ""
+    ) -> InviteView:
+        return self.remote.create_invite(role=role, ttl_seconds=ttl_seconds, for_handle=for_handle)
 
     def enroll(self, *, invite_code: str, handle: str) -> EnrollmentView:
         return self.remote.enroll(invite_code=invite_code, handle=handle)

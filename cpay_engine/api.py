@@ -101,6 +101,7 @@ class InviteView:
     code: str
     role: Role
     expires_at_ms: int
+    for_handle: str = ""  # set: the invite adds a device for this existing user
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +190,9 @@ class PaymentsAPI(Protocol):
 
     def verify_ledger(self) -> VerifyReport: ...
 
-    def create_invite(self, *, role: Role, ttl_seconds: int = 0) -> InviteView: ...
+    def create_invite(
+        self, *, role: Role | None, ttl_seconds: int = 0, for_handle: str = ""
+    ) -> InviteView: ...
 
     def enroll(self, *, invite_code: str, handle: str) -> EnrollmentView: ...
 

@@ -340,10 +340,15 @@ class SignedClient:
             problems=tuple(r.problems),
         )
 
-    def create_invite(self, *, role: Role, ttl_seconds: int = 0) -> InviteView:
-        body = pb.CreateInviteRequest.Body(role=ROLE_TO_PB[role], ttl_seconds=ttl_seconds)
+    def create_invite(
+        self, *, role: Role | None, ttl_seconds: int = 0, for_handle: str = ""
+    ) -> InviteView:
+        body = pb.CreateInviteRequest.Body(ttl_seconds=ttl_seconds, for_handle=for_handle)
+        if role is not None:
+            body.role = ROLE_TO_PB[role]
         r = self._call("CreateInvite", pb.CreateInviteRequest, body, pb.CreateInviteResponse)
-        return InviteView(r.code, PB_TO_ROLE.get(r.role, Role.USER), r.expires_at_ms)
+        role_back = PB_TO_ROLE.get(r.role, Role.USER)
+        return InviteView(r.code, role_back, r.expires_at_ms, r.for_handle)
 
     def enroll(self, *, invite_code: str, handle: str) -> EnrollmentView:
         """Register this client's (new) key with an invite code."""

@@ -67,26 +67,46 @@ def mint(
 @app.command("invite")
 def invite(
     ctx: typer.Context,
-    role: str = typer.Option("user", "--role", help="user, admin or auditor."),
+    role: str | None = typer.Option(None, "--role", help="user (default), admin or auditor."),
     ttl: str = typer.Option("24h", "--ttl", help="How long the code stays valid (30m, 24h, 7d)."),
+    for_handle: str | None = typer.Option(
+        None,
+        "--for",
+        help="An existing user: the code enrolls another device for them (a new or "
+        "replacement device; then revoke a lost one's key from it).",
+    ),
     output: Format = OutputOption,
 ) -> None:
-    """Create a one-time invite code for a new user to enroll a device with."""
+    """Create a one-time invite code: a new user enrolls a device with it, or, with
+    --for, an existing user enrolls another device."""
     from cpay_cli.output import iso_time
-    from cpay_engine.domain.model import parse_role
+    from cpay_engine.domain.model import Role, parse_handle, parse_role
     from cpay_engine.domain.query import parse_duration_s
 
     seconds = parse_duration_s(ttl)
+    handle = parse_handle(for_handle) if for_handle is not None else ""
+    wanted = parse_role(role) if role is not None else (None if handle else Role.USER)
     s = session(ctx)
-    created = s.api().create_invite(role=parse_role(role), ttl_seconds=seconds)
-    say(
-        f"Invite for a new {created.role.value}, valid until {iso_time(created.expires_at_ms)}. "
-        f"Give it to them privately; they run: CPAY_INVITE=<code> cpay init --remote "
-        f"{s.profile.server or 'HOST:PORT'} --handle NAME"
-    )
+    created = s.api().create_invite(role=wanted, ttl_seconds=seconds, for_handle=handle)
+    server = s.profile.server or "HOST:PORT"
+    until = iso_time(created.expires_at_ms)
+    if created.for_handle:
+        say(
+            f"Invite for another device of @{created.for_handle}, valid until {until}. Give it "
+            f"to them privately; on the new device they run: CPAY_INVITE=<code> cpay init "
+            f"--remote {server} --handle {created.for_handle}"
+        )
+    else:
+        say(
+            f"Invite for a new {created.role.value}, valid until {until}. Give it to them "
+            f"privately; they run: CPAY_INVITE=<code> cpay init --remote {server} --handle NAME"
+        )
     row = {
         "code": created.code,
         "role": created.role.value,
-        "expires_at": iso_time(created.expires_at_ms),
+        "expires_at": until,
+        "for": "@" + created.for_handle if created.for_handle else None,
     }
-    emit_one(row, output, [("code", "Code"), ("role", "Role"), ("expires_at", "Expires")])
+    emit_one(
+        row, output, [("code", "Code"), ("role", "Role"), ("expires_at", "Expires"), ("for", "For")]
+    )

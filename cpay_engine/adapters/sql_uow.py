@@ -298,24 +298,27 @@ class SqlUnitOfWork:
 
     def insert_invite(self, invite: InviteRecord) -> None:
         self._c.execute(
-            "INSERT INTO invites (code_hash, role, created_by, created_at_ms, expires_at_ms) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO invites (code_hash, role, created_by, created_at_ms, expires_at_ms, "
+            "for_user_id) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 invite.code_hash,
                 invite.role.value,
                 invite.created_by,
                 invite.created_at_ms,
                 invite.expires_at_ms,
+                invite.for_user_id,
             ),
         )
 
     def get_invite(self, code_hash: str) -> InviteRecord | None:
         row = self._one(
-            "SELECT code_hash, role, created_by, created_at_ms, expires_at_ms, used_at_ms "
-            "FROM invites WHERE code_hash = ?",
+            "SELECT code_hash, role, created_by, created_at_ms, expires_at_ms, used_at_ms, "
+            "for_user_id FROM invites WHERE code_hash = ?",
             (code_hash,),
         )
-        return InviteRecord(row[0], Role(row[1]), row[2], row[3], row[4], row[5]) if row else None
+        if row is None:
+            return None
+        return InviteRecord(row[0], Role(row[1]), row[2], row[3], row[4], row[5], row[6])
 
     def use_invite(self, code_hash: str, user_id: str, at_ms: int) -> bool:
         cur = self._c.execute(

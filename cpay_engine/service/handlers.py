@@ -641,22 +641,41 @@ def invite_hash(code: str) -> str:
 
 
 def create_invite(ctx: Context, body: pb.CreateInviteRequest.Body) -> Outcome:
-    role = _enum(body.role, PB_TO_ROLE, "role") or Role.USER
+    role = _enum(body.role, PB_TO_ROLE, "role")
     ttl = body.ttl_seconds or INVITE_DEFAULT_TTL_S
     if not 60 <= ttl <= INVITE_MAX_TTL_S:
         raise InvalidInput(f"an invite lives between 60 s and {INVITE_MAX_TTL_S // 86400} days")
+    owner = None
+    if body.for_handle:  # another device for an existing user
+        handle = parse_handle(body.for_handle)
+        owner = ctx.uow.get_user_by_handle(handle)
+        if owner is None:
+            raise NotFound(f"no user @{handle}: check the handle")
+        if role is not None and role is not owner.role:
+            raise InvalidInput(
+                f"@{handle} is {owner.role.value}: an invite for their device carries their "
+                "role; leave the role out"
+            )
+        role = owner.role
+    role = role or Role.USER
     code = "inv-" + base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
     expires = ctx.now_ms + ttl * 1000
+    owner_id = owner.id if owner else None
     ctx.uow.insert_invite(
-        InviteRecord(invite_hash(code), role, ctx.user.id, ctx.now_ms, expires, None)
+        InviteRecord(invite_hash(code), role, ctx.user.id, ctx.now_ms, expires, None, owner_id)
     )
-    ctx.uow.append_audit(
-        ctx.now_ms,
-        ctx.user.handle,
-        "invite.created",
-        _json({"role": role.value, "expires_at_ms": expires}),
+    details: dict[str, object] = {"role": role.value, "expires_at_ms": expires}
+    if owner is not None:
+        details["for"] = owner.handle
+    ctx.uow.append_audit(ctx.now_ms, ctx.user.handle, "invite.created", _json(details))
+    return Outcome(
+        pb.CreateInviteResponse(
+            code=code,
+            role=ROLE_TO_PB[role],
+            expires_at_ms=expires,
+            for_handle=owner.handle if owner else "",
+        )
     )
-    return Outcome(pb.CreateInviteResponse(code=code, role=ROLE_TO_PB[role], expires_at_ms=expires))
 
 
 def enroll(ctx: Context, body: pb.EnrollRequest.Body) -> Outcome:
@@ -671,17 +690,30 @@ def enroll(ctx: Context, body: pb.EnrollRequest.Body) -> Outcome:
         raise Unauthenticated("this invite code was already used: ask an admin for a new one")
     if invite.expires_at_ms <= ctx.now_ms:
         raise Unauthenticated("this invite code has expired: ask an admin for a new one")
-    user = UserRecord(str(uuid.uuid4()), handle, invite.role, ctx.now_ms)
-    ctx.uow.insert_user(user)
+    if invite.for_user_id is not None:  # another device for an existing user
+        existing = ctx.uow.get_user(invite.for_user_id)
+        assert existing is not None  # users are never deleted
+        if handle != existing.handle:
+            raise InvalidInput(
+                f"this invite adds a device for @{existing.handle}: enroll with that handle "
+                f"(--handle {existing.handle})"
+            )
+        user, action = existing, "key.enrolled"
+    else:
+        user, action = UserRecord(str(uuid.uuid4()), handle, invite.role, ctx.now_ms), ""
+        ctx.uow.insert_user(user)
     key_id = key_id_for(public)
     ctx.uow.insert_key(KeyRecord(key_id, user.id, public, ctx.now_ms, None))
     if not ctx.uow.use_invite(code_hash, user.id, ctx.now_ms):
         raise Unauthenticated("this invite code was already used: ask an admin for a new one")
     ctx.uow.append_audit(
-        ctx.now_ms, handle, "user.enrolled", _json({"handle": handle, "role": invite.role.value})
+        ctx.now_ms,
+        handle,
+        action or "user.enrolled",
+        _json({"handle": handle, "role": user.role.value, "key_id": key_id}),
     )
     response = pb.EnrollResponse(
-        user_id=user.id, handle=handle, role=ROLE_TO_PB[invite.role], key_id=key_id
+        user_id=user.id, handle=handle, role=ROLE_TO_PB[user.role], key_id=key_id
     )
     for engine_key_id, engine_public in ctx.uow.engine_keys():
         response.engine_keys.add(key_id=engine_key_id, public_key=engine_public)

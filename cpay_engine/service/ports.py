@@ -48,6 +48,7 @@ class InviteRecord:
     created_at_ms: int
     expires_at_ms: int
     used_at_ms: int | None
+    for_user_id: str | None = None  # set: adds a device key to this user
 
 
 @dataclass(frozen=True, slots=True)

@@ -695,6 +695,49 @@ def test_an_invite_carries_its_role_to_the_enrolled_user(people: Engines) -> Non
         auditor.mint(payment_id="mint-audra-1", recipient="audra", amount_minor=1, currency=DBL)
 
 
+def test_an_invite_for_an_existing_user_adds_a_device_that_can_revoke_a_lost_one(
+    people: Engines,
+) -> None:
+    """bob lost his only device: an admin invites another device for @bob; it enrolls
+    as @bob (same user, same money), and from it bob revokes the lost device's key."""
+    admin, lost = people.api("alice"), people.wallet.keys["bob"]
+    admin.pay(payment_id="pay-bob-before", recipient="bob", amount_minor=300, currency=DBL)
+    invite = admin.create_invite(role=None, for_handle="@bob")
+    assert (invite.for_handle, invite.role) == ("bob", Role.USER)
+    new_key = SigningKey.generate()
+    device = people.api_for_key(new_key)
+
+    enrolled = device.enroll(invite_code=invite.code, handle="bob")
+
+    assert (enrolled.user.handle, enrolled.user.key_id) == ("bob", new_key.key_id)
+    assert enrolled.user.user_id == people.api("bob").account().user_id
+    assert balances(device) == balances(people.api("bob")) == [BalanceView(DBL, 300)]
+    assert "pay-bob-before" in [t.id for t in device.history().transactions]
+    device.revoke_key(lost.key_id)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        people.api_for_key(lost).balances()
+    assert {k.key_id: k.revoked for k in device.list_keys()} == {
+        lost.key_id: True,
+        new_key.key_id: False,
+    }
+
+
+def test_an_invite_for_a_user_is_refused_for_another_handle_an_unknown_user_or_role(
+    people: Engines,
+) -> None:
+    admin = people.api("alice")
+    invite = admin.create_invite(role=None, for_handle="bob")
+    with pytest.raises(InvalidInput, match="adds a device for @bob"):
+        people.api_for_key(SigningKey.generate()).enroll(invite_code=invite.code, handle="mallory")
+    assert "mallory" not in {u.handle for u in admin.list_users()}
+    with pytest.raises(NotFound, match="no user @nobody"):
+        admin.create_invite(role=None, for_handle="nobody")
+    with pytest.raises(InvalidInput, match="carries their role"):
+        admin.create_invite(role=Role.ADMIN, for_handle="bob")
+    with pytest.raises(PermissionDenied):
+        people.api("bob").create_invite(role=None, for_handle="bob")
+
+
 def test_after_a_key_rotation_the_old_key_is_refused_and_the_new_one_works(
     people: Engines,
 ) -> None:
