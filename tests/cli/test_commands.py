@@ -6,6 +6,7 @@ balances are read back through the CLI to prove what moved and what did not.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -504,15 +505,36 @@ def test_revoking_a_key_you_do_not_have_says_so_before_asking(
     assert [k["status"] for k in cli.json("key", "list")] == ["active"]
 
 
+def second_device_for_alice() -> str:
+    """Enroll another device key for @alice through the engine (an invite for her), as
+    `cpay init` on a second machine would: the key id."""
+    from cpay_cli.session import Session, profile_db_url
+    from cpay_engine.adapters.crypto import SigningKey
+    from cpay_engine.bootstrap import open_engine_at
+    from cpay_engine.client import InProcessTransport, SignedClient
+
+    s = Session()
+    try:
+        invite = s.api().create_invite(role=None, for_handle="alice")
+        engine = open_engine_at(profile_db_url(s.profile), receipt_key=s.engine_key)
+        key = SigningKey.generate()
+        with contextlib.closing(SignedClient(InProcessTransport(engine), key)) as device:
+            device.enroll(invite_code=invite.code, handle="alice")
+    finally:
+        s.close()
+    return key.key_id
+
+
 def test_revoking_a_key_without_yes_and_without_a_terminal_is_refused(
     cli: Cli, initialized: dict[str, Any]
 ) -> None:
-    result = cli("key", "revoke", initialized["key_id"])
+    other = second_device_for_alice()
+    result = cli("key", "revoke", other)
 
     assert result.exit_code == 3
     assert result.stdout == ""
     assert "--yes" in result.stderr
-    assert cli.json("key", "list")[0]["status"] == "active"
+    assert [k["status"] for k in cli.json("key", "list")] == ["active", "active"]
 
 
 # --- hostile text --------------------------------------------------------------------------

@@ -21,6 +21,10 @@ from tests.integration.test_remote_cli import Home, ServerProcess
 
 # More than a connection's preface and settings, less than any signed request.
 REQUEST_BYTES = 300
+# More than HTTP/2 control frames (a settings ack, a window update, a ping: 9-17 bytes
+# each), less than any response (its headers, message and trailers): held back until then,
+# so the cut falls after the engine's answer, not before the request reached it.
+RESPONSE_BYTES = 80
 
 
 class CuttingProxy:
@@ -60,10 +64,13 @@ class CuttingProxy:
             _close(server)
 
     def _down(self, server: socket.socket, client: socket.socket, sent: list[int]) -> None:
-        try:
+        answered = b""  # what the server sent since the request: control frames, then
+        try:  # (once the engine is done) the response
             while data := server.recv(65536):
-                if sent[0] > REQUEST_BYTES and self._take_cut():
-                    break  # the server answered: the client never hears it
+                if sent[0] > REQUEST_BYTES:
+                    answered += data
+                    if len(answered) >= RESPONSE_BYTES and self._take_cut():
+                        break  # the server answered: the client never hears it
                 client.sendall(data)
         except OSError:
             pass

@@ -343,6 +343,7 @@ def test_versions_4_to_6_move_every_receipt_onto_its_transaction(pg_dsn: str) ->
                 f"ALTER TABLE transactions ADD CONSTRAINT transactions_{column}_fkey "
                 f"FOREIGN KEY ({column}) REFERENCES users (id)"
             )
+        conn.execute("ALTER TABLE invites DROP COLUMN for_user_id")  # version 7
         conn.execute("DELETE FROM schema_version WHERE version >= 4")
 
     with pytest.raises(FailedPrecondition, match="cpay server migrate"):

@@ -36,6 +36,19 @@ BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
 """
 
 
+V2_INVITES = """
+CREATE TABLE invites (
+    code_hash     TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('user', 'admin', 'auditor')),
+    created_by    TEXT NOT NULL REFERENCES users (id),
+    created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    used_at_ms    INTEGER,
+    used_by       TEXT REFERENCES users (id)
+);
+"""
+
+
 def back_to_version_2(path: Path, payloads: dict[int, bytes]) -> None:
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.executescript(V2_RECEIPTS)
@@ -52,6 +65,9 @@ def back_to_version_2(path: Path, payloads: dict[int, bytes]) -> None:
         db.execute("ALTER TABLE transactions DROP COLUMN receipt_key_id")
         db.execute("ALTER TABLE transactions DROP COLUMN receipt_signature")
         db.execute("CREATE INDEX transactions_created_at ON transactions (created_at_ms)")
+        # version 5's column; SQLite drops no column that is a foreign key: the table goes
+        db.execute("DROP TABLE invites")
+        db.executescript(V2_INVITES)
         db.execute("PRAGMA user_version = 2")
 
 
