@@ -81,9 +81,9 @@ class ServerProcess:
     reader: threading.Thread | None = None
 
     @classmethod
-    def start(cls, home: Home, db: str) -> ServerProcess:
+    def start(cls, home: Home, db: str, *options: str) -> ServerProcess:
         process = subprocess.Popen(
-            [str(CPAY), "server", "run", "--db", db, "--listen", "127.0.0.1:0"],
+            [str(CPAY), "server", "run", "--db", db, "--listen", "127.0.0.1:0", *options],
             env=home.env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

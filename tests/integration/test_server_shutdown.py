@@ -9,16 +9,14 @@ committed and the ledger verifies.
 
 from __future__ import annotations
 
-import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_remote_cli import CPAY, SERVER_STOP_TIMEOUT_S, Home, ServerProcess
+from tests.integration.test_remote_cli import CPAY, Home, ServerProcess
 
 
 @pytest.mark.slow
@@ -27,17 +25,7 @@ def test_a_call_stuck_past_the_grace_period_is_abandoned_cleanly(tmp_path: Path)
     path = tmp_path / "server.db"
     db = f"sqlite:///{path}"
     assert host.run("server", "init", "--db", db, "--handle", "root").returncode == 0
-    process = subprocess.Popen(
-        [str(CPAY), "server", "run", "--db", db, "--listen", "127.0.0.1:0", "--grace", "0.5"],
-        env=host.env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    server = ServerProcess(process)
-    server.reader = threading.Thread(target=server._read, daemon=True)
-    server.reader.start()
+    server = ServerProcess.start(host, db, "--grace", "0.5")
     lock = sqlite3.connect(path, isolation_level=None)
     try:
         target = f"127.0.0.1:{server.port()}"
@@ -54,9 +42,7 @@ def test_a_call_stuck_past_the_grace_period_is_abandoned_cleanly(tmp_path: Path)
             text=True,
         )
         time.sleep(1.5)  # the request is in the engine, waiting for the lock
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=SERVER_STOP_TIMEOUT_S) == 0, server.output
-        server.reader.join(timeout=SERVER_STOP_TIMEOUT_S)
+        assert server.terminate() == 0, server.output  # SIGTERM; before, exit 139
         assert "abandoned" in server.output
         _, paid_err = payment.communicate(timeout=60)
         assert payment.returncode == 9, paid_err

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cpay_engine.adapters import migrations
 from cpay_engine.adapters.sqlite_store import SCHEMA_VERSION
 from cpay_engine.bootstrap import open_local_engine
 from cpay_engine.client import InProcessTransport, SignedClient, receipt_verifies
@@ -36,17 +37,8 @@ BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
 """
 
 
-V2_INVITES = """
-CREATE TABLE invites (
-    code_hash     TEXT PRIMARY KEY,
-    role          TEXT NOT NULL CHECK (role IN ('user', 'admin', 'auditor')),
-    created_by    TEXT NOT NULL REFERENCES users (id),
-    created_at_ms INTEGER NOT NULL,
-    expires_at_ms INTEGER NOT NULL,
-    used_at_ms    INTEGER,
-    used_by       TEXT REFERENCES users (id)
-);
-"""
+# The invites table as migration 2 made it (before migration 5 added for_user_id).
+V2_INVITES = next(sql for version, _, sql in migrations.load("sqlite") if version == 2)
 
 
 def back_to_version_2(path: Path, payloads: dict[int, bytes]) -> None:
