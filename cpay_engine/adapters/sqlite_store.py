@@ -343,4 +343,15 @@ def translate(exc: sqlite3.Error) -> CPayError:
     """The one place sqlite3 errors become CPayError."""
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return Unavailable(f"the wallet database stayed locked ({exc}); try again")
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+        return FailedPrecondition(
+            "the wallet database is read-only (its file, its directory or the mount): CPay "
+            "records every request it verifies (replay protection), reads included, so it "
+            "needs to write there; fix the permissions or mount it read-write"
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc):
+        return FailedPrecondition(
+            f"the disk holding the wallet database is full ({exc}): nothing was written; "
+            "free some space and try again"
+        )
     return InternalError(f"wallet database error: {exc}")

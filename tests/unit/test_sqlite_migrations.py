@@ -98,3 +98,19 @@ def test_versions_3_and_4_move_every_receipt_onto_its_transaction(tmp_path: Path
     with closing(sqlite3.connect(wallet.path)) as db:
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "transactions_created_at" not in indexes
+
+
+def test_a_read_only_wallet_database_is_named_not_an_internal_error(tmp_path: Path) -> None:
+    """Every signed request records its nonce, reads included: a wallet on a read-only
+    file or mount cannot even be read, and said only SQLite's words."""
+    from cpay_engine.adapters.sqlite_store import translate
+    from cpay_engine.errors import FailedPrecondition
+
+    path = tmp_path / "wallet.db"
+    Wallet.create(path).close()
+    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            db.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+    error = translate(caught.value)
+    assert isinstance(error, FailedPrecondition)
+    assert "read-only" in error.message
