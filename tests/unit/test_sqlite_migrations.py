@@ -108,9 +108,11 @@ def test_a_read_only_wallet_database_is_named_not_an_internal_error(tmp_path: Pa
 
     path = tmp_path / "wallet.db"
     Wallet.create(path).close()
-    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
-        with pytest.raises(sqlite3.OperationalError) as caught:
-            db.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+    with (
+        closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db,
+        pytest.raises(sqlite3.OperationalError) as caught,
+    ):
+        db.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
     error = translate(caught.value)
     assert isinstance(error, FailedPrecondition)
     assert "read-only" in error.message
