@@ -161,9 +161,13 @@ class HistoryCache:
     def reset(self, error: sqlite3.DatabaseError) -> None:
         """The open file turned out damaged inside (SQLite says so only when it reads the
         damaged page): move it aside and start a new one."""
+        self.start_over(f"is damaged ({error})", "damaged")
+
+    def start_over(self, why: str, label: str = "old") -> None:
+        """Move this cache aside (saying `why`) and start a new, empty one."""
         with self.lock:
             self.db.close()
-            self._move_aside(f"is damaged ({error})", "damaged")
+            self._move_aside(why, label)
             self.db = self._open(self.path)
             self._stamp()
 
@@ -409,6 +413,15 @@ class CachingEngine:
                 page = self.remote.history(
                     limit=SYNC_PAGE, after_cursor=cursor, include_details=True
                 )
+                if 0 < page.newest_seq < decode_cursor(cursor):  # 0: none, or an older server
+                    # The server's history ends before rows this cache holds: its
+                    # database was restored from an older backup. Start again from it.
+                    self.cache.start_over(
+                        "holds rows the server no longer has (its database "
+                        "was restored from an older backup?)"
+                    )
+                    cursor = FIRST
+                    continue
                 if not self._cache_write(self.cache.upsert, page.transactions):
                     return False
                 cursor = page.sync_cursor or cursor

@@ -64,6 +64,7 @@ class HistoryPage:
     transactions: tuple[TransactionView, ...]
     next_cursor: str
     sync_cursor: str
+    newest_seq: int = 0  # on syncs: the newest seq of the caller's whole history
 
 
 @dataclass(frozen=True, slots=True)

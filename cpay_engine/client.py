@@ -291,7 +291,10 @@ class SignedClient:
             pb.TransactionHistoryResponse,
         )
         return HistoryPage(
-            tuple(transaction_view(t) for t in r.transactions), r.next_cursor, r.sync_cursor
+            tuple(transaction_view(t) for t in r.transactions),
+            r.next_cursor,
+            r.sync_cursor,
+            r.newest_seq,
         )
 
     def transaction(self, tx_id: str) -> TransactionView:

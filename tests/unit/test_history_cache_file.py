@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,45 @@ def test_the_account_is_answered_from_the_cache_when_the_server_cannot_be_reache
         offline.close()
     [warning] = warnings
     assert "showing the offline cache" in warning
+
+
+def test_a_cache_ahead_of_a_server_restored_from_a_backup_starts_again(
+    tmp_path: Path, wallet: Wallet
+) -> None:
+    """The cache listed payments the restored database no longer had and never showed
+    the new ones whose seqs were at or below its cursor; history and balance disagreed."""
+    from cpay_engine.bootstrap import open_local_engine
+    from cpay_engine.client import InProcessTransport, SignedClient
+
+    wallet.add_user("bob")
+    wallet.mint("alice", 10_000)
+    backup = tmp_path / "backup.db"
+
+    def pay(client: SignedClient, pid: str) -> None:
+        client.pay(payment_id=pid, recipient="bob", amount_minor=100, currency="DBL")
+
+    pay(wallet.client("alice"), "kept-payment-1")
+    with closing(sqlite3.connect(wallet.path)) as live, closing(sqlite3.connect(backup)) as copy:
+        live.backup(copy)
+    for n in (1, 2, 3):
+        pay(wallet.client("alice"), f"lost-payment-{n}")
+    path = tmp_path / "cache.db"
+    before = CachingEngine(wallet.client("alice"), HistoryCache(path), warn=_ignore)
+    assert len(before.history().transactions) == 5
+    before.close()
+
+    wallet.engine.close()  # the operator restores the backup, and the server goes on
+    backup.replace(wallet.path)
+    engine = open_local_engine(wallet.path, receipt_key=lambda: wallet.engine_key)
+    try:
+        alice = SignedClient(InProcessTransport(engine), wallet.admin_key)
+        pay(alice, "new-payment-1")
+        warnings: list[str] = []
+        cache = HistoryCache(path, warn=warnings.append)
+        after = CachingEngine(alice, cache, warn=warnings.append)
+        ids = [t.id for t in after.history().transactions]
+        after.close()
+    finally:
+        engine.close()
+    assert ids == ["new-payment-1", "kept-payment-1", ids[-1]]  # and the mint
+    assert any("no longer has" in w for w in warnings), warnings
