@@ -36,6 +36,7 @@ def check_profile_name(name: str) -> str:
 class KeyRef:
     key_id: str
     keystore: str  # "keyring" or "file"
+    sent_at_ms: int = 0  # pending keys: when the request that registers it was sent
 
 
 @dataclass
@@ -67,7 +68,7 @@ class Profile:
         key it replaces, if any (its file is the caller's to delete)."""
         self.pending.pop(handle, None)
         replaced = self.users.get(handle)
-        self.users[handle] = ref
+        self.users[handle] = KeyRef(ref.key_id, ref.keystore)
         if not self.default_user:
             self.default_user = handle
         return replaced
@@ -75,6 +76,12 @@ class Profile:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc.pop("name")
+        for refs in (doc["users"].values(), doc["pending"].values()):
+            for ref in refs:
+                if not ref["sent_at_ms"]:
+                    del ref["sent_at_ms"]
+        if doc["engine_key"] is not None and not doc["engine_key"]["sent_at_ms"]:
+            del doc["engine_key"]["sent_at_ms"]
         return doc
 
     @classmethod
@@ -133,7 +140,10 @@ def _key_ref(value: object, where: str) -> KeyRef:
     key_id = _text(ref, "key_id", where)
     if not key_id:
         raise ConfigError(f"{where}.key_id is missing")
-    return KeyRef(key_id, keystore)
+    sent_at = ref.get("sent_at_ms", 0)
+    if not isinstance(sent_at, int) or isinstance(sent_at, bool):
+        raise ConfigError(f"{where}.sent_at_ms should be a number")
+    return KeyRef(key_id, keystore, sent_at)
 
 
 @dataclass
@@ -212,17 +222,33 @@ class Config:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
     """An exclusive advisory lock on `path` (created if missing) for the block: other
-    cpay processes changing the config wait for it."""
+    cpay processes wait for it, or (wait=False) are told it is held (the block gets
+    False and runs without it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks; changes are still atomic
-            yield
+            yield True
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def registering(
+    config: Config, profile: str, *, wait: bool = True
+) -> contextlib.AbstractContextManager[bool]:
+    """The lock a command holds from noting a new key of `profile` as pending until it
+    adopts or drops it (cpay_cli.registering): registrations of one profile run one at
+    a time, and settling (Session.settle_pending) leaves alone a key whose command is
+    still waiting for its answer."""
+    return _locked(config.path.with_name(f"{profile}.registering.lock"), wait=wait)

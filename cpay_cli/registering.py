@@ -16,10 +16,11 @@ the old one. Deleting the new key then would lock the user out for good. So:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from cpay_cli.profiles import Config, KeyRef, Profile
+from cpay_cli.profiles import Config, KeyRef, Profile, registering
 from cpay_engine.errors import CPayError, FailedPrecondition, OutcomeUnknown
 
 if TYPE_CHECKING:
@@ -47,16 +48,44 @@ def register_key(
     *,
     new_profile: Profile | None = None,
     also: Callable[[Profile, T], None] | None = None,
+    check: Callable[[Config], None] | None = None,
 ) -> T:
     """Save `key`, note it as pending for `handle` in profile `name`, run `send` (the
     request that registers it), then make it `handle`'s key; see the module docstring.
-    `new_profile` replaces the profile while pending (an enrollment creates one);
-    `also` makes further changes to the profile along with the adoption."""
+    `check` looks at the config as it is once this command holds the profile's
+    registration lock (another command may have changed it meanwhile) and raises to stop
+    before anything is sent; `new_profile` replaces the profile while pending (an
+    enrolment creates one); `also` makes further changes along with the adoption."""
+    with registering(s.config, name):
+        return _register(s, name, handle, key, backend, send, new_profile, also, check)
+
+
+def _register(
+    s: Session,
+    name: str,
+    handle: str,
+    key: SigningKey,
+    backend: Backend,
+    send: Callable[[], T],
+    new_profile: Profile | None,
+    also: Callable[[Profile, T], None] | None,
+    check: Callable[[Config], None] | None,
+) -> T:
     key_name = s.key_name(name, handle, key.key_id)
-    ref = KeyRef(key.key_id, backend.value)
-    before = s.config.profiles.get(name)
+    ref = KeyRef(key.key_id, backend.value, int(time.time() * 1000))
+    before: list[Profile | None] = []
 
     def stage(c: Config) -> None:
+        if check is not None:
+            check(c)
+        current = c.profiles.get(name)
+        if current is not None and handle in current.pending:
+            raise FailedPrecondition(
+                f"a key for @{handle} sent by an earlier command is waiting to be settled: "
+                "run the command again in a few minutes (or any cpay command once the engine "
+                "answers)"
+            )
+        before.append(current)
         profile = new_profile if new_profile is not None else c.get(name)
         profile.pending[handle] = ref
         c.profiles[name] = profile
@@ -64,13 +93,13 @@ def register_key(
     def unstage(c: Config) -> None:
         profile = c.profiles.get(name)
         if profile is None or profile.pending.get(handle) != ref:
-            return  # settled meanwhile by another command
+            return
         if new_profile is None:
             del profile.pending[handle]
-        elif before is None:
+        elif before[0] is None:
             del c.profiles[name]
         else:
-            c.profiles[name] = before
+            c.profiles[name] = before[0]
 
     s.keystore.save(key_name, key, backend)
     try:
@@ -100,11 +129,14 @@ def register_key(
         raise
 
     def adopt(c: Config) -> None:
+        # The engine said yes: the key is handle's, whatever the config says meanwhile.
         profile = c.profiles.get(name)
-        if profile is not None and profile.pending.get(handle) == ref:
-            profile.adopt(handle, ref)
-            if also is not None:
-                also(profile, result)
+        if profile is None:
+            profile = new_profile if new_profile is not None else Profile(name=name)
+            c.profiles[name] = profile
+        profile.adopt(handle, ref)
+        if also is not None:
+            also(profile, result)
 
     try:
         s.config.change(adopt)

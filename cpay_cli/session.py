@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
     from cpay_engine.api import EngineKeyView, PaymentsAPI
     from cpay_engine.bootstrap import DbUrl
     from cpay_engine.client import Transport
+
+# A pending key the engine does not know is dropped only this long after its request was
+# sent: the client's own retries (~45 s), the engine's freshness window (300 s, after which
+# no envelope of that request is accepted) and its longest wait for the store (busy
+# timeout and retries), with a margin.
+SETTLE_AFTER_MS = 10 * 60 * 1000
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
 
 KEY_UNLOCK_HELP = (
     "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
@@ -118,6 +130,8 @@ class Session:
     _config: Config | None = None
     _keystore: KeyStore | None = None
     _api: PaymentsAPI | None = None
+    # (profile, handle) whose pending key this command found registered and adopted
+    adopted: set[tuple[str, str]] = field(default_factory=set)
     passphrase: Passphrase = field(default_factory=Passphrase)
 
     @property
@@ -193,11 +207,16 @@ class Session:
 
     def current_key(self, handle: str) -> SigningKey | None:
         """`handle`'s device key as the config file names it now (another command may
-        have rotated it since this one started), or None if it names none."""
+        have rotated it since this one started, or left its new key pending: settled
+        first), or None if it names none."""
         from cpay_engine.adapters.keystore import Backend
 
         name = self.profile.name
         profile = Config.load(self.home.config_file).profiles.get(name)
+        if profile is not None and handle in profile.pending:
+            self._config = None  # re-read: the pending key was noted after this started
+            self.settle_pending()
+            profile = Config.load(self.home.config_file).profiles.get(name)
         ref = profile.users.get(handle) if profile is not None else None
         if ref is None:
             return None
@@ -266,48 +285,63 @@ class Session:
     def settle_pending(self) -> None:
         """Settle the keys this profile sent to the engine without hearing back
         (Profile.pending, cpay_cli.registering). The engine answers a request signed
-        with such a key if it registered it: the key is adopted. It refuses it as
-        unknown if it never did: the key is dropped. As revoked if it registered it and
-        a later revocation ended it: adopted too (the truth, which the next request
-        hears). Any other answer (unreachable, …) leaves it for the next command."""
+        with such a key if it registered it: the key is adopted. As revoked if it
+        registered it and a later revocation ended it: adopted too (the truth, which the
+        next request hears). As unknown if it has not (yet): the key is dropped only once
+        the request that carried it can no longer be applied (SETTLE_AFTER_MS after it
+        was sent); until then, and on any other answer (unreachable, ...), it stays for a
+        later command. A command still sending one (it holds the profile's registration
+        lock) is left alone."""
         from cpay_cli.output import say
+        from cpay_cli.profiles import registering
+
+        profile = self.profile
+        with registering(self.config, profile.name, wait=False) as free:
+            if not free:
+                return  # another command is registering a key of this profile right now
+            transport = self._transport(profile)
+            try:
+                for handle, ref in list(profile.pending.items()):
+                    verdict = self._ask_about(transport, profile.name, handle, ref)
+                    if verdict is None:
+                        continue
+                    registered, engine_keys, note = verdict
+                    self._settle(profile.name, handle, ref, registered, engine_keys)
+                    if registered:
+                        self.adopted.add((profile.name, handle))
+                    sent = f"key {ref.key_id} for @{handle}, sent earlier without an answer"
+                    say(f"note: {sent}, {note}")
+            finally:
+                transport.close()
+
+    def _ask_about(
+        self, transport: Transport, name: str, handle: str, ref: KeyRef
+    ) -> tuple[bool, tuple[EngineKeyView, ...], str] | None:
+        """(registered, the engine's receipt keys, what to tell) for a pending key, or
+        None to leave it pending."""
         from cpay_engine.adapters.keystore import Backend
         from cpay_engine.client import SignedClient
         from cpay_engine.errors import KEY_REVOKED, UNKNOWN_KEY, CPayError, Unauthenticated
 
-        profile = self.profile
-        transport = self._transport(profile)
+        key_name = self.key_name(name, handle, ref.key_id)
+        backend = Backend(ref.keystore)
+        if backend is Backend.FILE and not self.keystore.path_for(key_name).exists():
+            return False, (), "has no key file on this device any more: it is dropped"
+        key = self.keystore.load(key_name, ref.key_id, backend)
         try:
-            for handle, ref in list(profile.pending.items()):
-                key = self.keystore.load(
-                    self.key_name(profile.name, handle, ref.key_id),
-                    ref.key_id,
-                    Backend(ref.keystore),
-                )
-                engine_keys: tuple[EngineKeyView, ...] = ()
-                try:
-                    engine_keys = SignedClient(transport, key).account().engine_keys
-                    registered = True
-                except Unauthenticated as exc:
-                    reason = exc.details.get("reason")
-                    if reason not in (UNKNOWN_KEY, KEY_REVOKED):
-                        continue
-                    registered = reason == KEY_REVOKED
-                except CPayError:
-                    continue
-                self._settle(profile.name, handle, ref, registered, engine_keys)
-                if registered:
-                    say(
-                        f"note: key {ref.key_id} for @{handle}, sent earlier without an answer, "
-                        "was registered: this device signs with it now"
-                    )
-                else:
-                    say(
-                        f"note: key {ref.key_id} for @{handle}, sent earlier without an answer, "
-                        "was never registered: it is dropped (nothing changed on the engine)"
-                    )
-        finally:
-            transport.close()
+            engine_keys = SignedClient(transport, key).account().engine_keys
+        except Unauthenticated as exc:
+            reason = exc.details.get("reason")
+            if reason == KEY_REVOKED:
+                return True, (), "was registered (and revoked since): this device holds it now"
+            if reason != UNKNOWN_KEY:
+                return None
+            if _now_ms() - ref.sent_at_ms < SETTLE_AFTER_MS:
+                return None  # its request may still be on its way or queued at the engine
+            return False, (), "was never registered: it is dropped (nothing changed on the engine)"
+        except CPayError:
+            return None
+        return True, engine_keys, "was registered: this device signs with it now"
 
     def _settle(
         self,

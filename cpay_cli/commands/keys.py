@@ -42,9 +42,11 @@ def list_keys(ctx: typer.Context, output: Format = OutputOption) -> None:
 @app.command("rotate")
 def rotate(ctx: typer.Context, output: Format = OutputOption) -> None:
     """Replace this device's key with a new one and revoke the old one."""
+    from cpay_cli.profiles import Config
     from cpay_cli.registering import register_key
     from cpay_engine.adapters.crypto import SigningKey
     from cpay_engine.adapters.keystore import Backend
+    from cpay_engine.errors import FailedPrecondition
 
     s = session(ctx)
     api = s.api()  # settles a key an earlier rotation left pending, first
@@ -53,7 +55,19 @@ def rotate(ctx: typer.Context, output: Format = OutputOption) -> None:
     old = profile.users[handle]
     backend = Backend(old.keystore)
     new = SigningKey.generate()
-    result = register_key(s, profile.name, handle, new, backend, lambda: api.rotate_key(new))
+
+    def still_current(c: Config) -> None:
+        now = c.get(profile.name).users.get(handle)
+        if now is None or now.key_id != old.key_id:
+            raise FailedPrecondition(
+                f"another command changed @{handle}'s key on this device meanwhile (it signs "
+                f"with {now.key_id if now else 'no key'} now): nothing was done; run "
+                "`cpay key list` to see where it stands"
+            )
+
+    result = register_key(
+        s, profile.name, handle, new, backend, lambda: api.rotate_key(new), check=still_current
+    )
     s.keystore.delete(s.key_name(profile.name, handle, old.key_id), backend)
     say(f"@{handle} now signs with {new.key_id}; {result.revoked_key_id} is revoked.")
     row = {"key_id": result.new_key.key_id, "revoked_key_id": result.revoked_key_id}

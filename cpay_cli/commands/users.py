@@ -8,6 +8,7 @@ import typer
 
 from cpay_cli.commands.common import OutputOption, session
 from cpay_cli.output import Format, emit_one, say
+from cpay_cli.profiles import Config
 from cpay_engine.errors import FailedPrecondition
 
 app = typer.Typer(help="Users of this wallet (admin).", no_args_is_help=True)
@@ -40,6 +41,11 @@ def add(
         )
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     key = SigningKey.generate()
+
+    def not_added_meanwhile(c: Config) -> None:
+        if new_handle in c.get(profile.name).users:
+            raise FailedPrecondition(f"this device already holds a key for @{new_handle}")
+
     user = register_key(
         s,
         profile.name,
@@ -47,6 +53,7 @@ def add(
         key,
         backend,
         lambda: api.create_user(handle=new_handle, role=new_role, public_key=key.public_key),
+        check=not_added_meanwhile,
     )
     say(f"Added @{user.handle} ({user.role.value}); act as them with `cpay --as {user.handle} …`")
     row = {

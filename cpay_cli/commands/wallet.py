@@ -190,7 +190,25 @@ def enroll_remote(
     def pin(profile: Profile, enrolled: EnrollmentView) -> None:
         profile.engine_public_keys = {k.key_id: k.public_key.hex() for k in enrolled.engine_keys}
 
-    register_key(s, name, handle, key, backend, enroll, new_profile=staged, also=pin)
+    def not_enrolled_meanwhile(c: Config) -> None:
+        now = c.profiles.get(name)
+        if now is not None and (now.users or now.pending or now.mode != "remote"):
+            raise AlreadyInitialized(
+                f"profile '{name}' was just set up by another command: use --profile NAME "
+                "for another one"
+            )
+
+    register_key(
+        s,
+        name,
+        handle,
+        key,
+        backend,
+        enroll,
+        new_profile=staged,
+        also=pin,
+        check=not_enrolled_meanwhile,
+    )
 
     def make_current(c: Config) -> None:
         if c.current not in c.profiles:
