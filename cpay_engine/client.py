@@ -197,7 +197,8 @@ class SignedClient:
                 # that attempt's own success ("key … was revoked", "invite already used").
                 if sent is not None and not payment_id and rpc in STATE_CHANGING:
                     raise _unknown(rpc, payment_id, sent) from None
-                if sent is None and not rekeyed and self._newer_key(exc):
+                # (Not a rotation: its body's proof of possession names the key it replaces.)
+                if sent is None and not rekeyed and rpc != "RotateKey" and self._newer_key(exc):
                     rekeyed = True  # refused unrecorded: the same request, signed anew
                     continue
                 raise

@@ -14,6 +14,7 @@ from cpay_cli.tui.modes import ADMIN_ONLY, DEFAULT_SCREEN, ScreenName  # no Text
 from cpay_engine.errors import InvalidInput, OutcomeUnknown, PermissionDenied
 
 if TYPE_CHECKING:
+    from cpay_cli.tui.app import CPayApp
     from cpay_cli.tui.context import UiContext
 
 ScreenOption = typer.Option(
@@ -36,11 +37,12 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
     """Run the dashboard on `s`'s profile and acting user, opened on the screen `start`,
     until the user quits."""
     # Textual and the first screen (~0.4 s) import while the key file's scrypt runs.
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not (sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()):
         # Checked first (no key unlocked, no engine opened): Textual would draw into the
         # pipe or file and wait for keys that never come.
         raise InvalidInput(
-            "cpay ui needs a terminal (its input or output is redirected): run it in one; "
+            "cpay ui needs a terminal (its input, output or error output is redirected): run "
+            "it in one; "
             "scripts read the same data with `cpay balance` and `cpay history -o json`"
         )
     # Reach the key and the engine before the screen is taken over, so a passphrase
@@ -63,15 +65,25 @@ def open_dashboard(s: Session, start: ScreenName = DEFAULT_SCREEN) -> None:
             "the last sync; balances and payments need the server. Press g to try again.",
         )
     app = CPayApp(api, context, account, start=start)
-    app.run()
-    if app.in_flight:  # quit while payments were on their way: say which, as `pay` would
-        payments = "; ".join(f"{what} (id {pid})" for pid, what in app.in_flight.items())
-        first = next(iter(app.in_flight))
-        raise OutcomeUnknown(
-            f"the dashboard closed before the answer to {payments}: it may or may not have "
-            f"been made; run `cpay show {first}` to find out (retrying with --id {first} "
-            "cannot pay twice)"
-        )
+    try:
+        app.run()
+    except KeyboardInterrupt:  # Ctrl-C while the closed dashboard waits for an answer
+        if app.in_flight or app.unresolved:
+            raise KeyboardInterrupt(_undecided(app)) from None
+        raise
+    if app.in_flight or app.unresolved:  # closed with payments undecided: say which
+        raise OutcomeUnknown(_undecided(app))
+
+
+def _undecided(app: CPayApp) -> str:
+    payments = {**app.unresolved, **app.in_flight}
+    listed = "; ".join(f"{what} (id {pid})" for pid, what in payments.items())
+    first = next(iter(payments))
+    return (
+        f"the dashboard closed before the answer to {listed}: it may or may not have been "
+        f"made; run `cpay show {first}` to find out (retrying with --id {first} cannot pay "
+        "twice)"
+    )
 
 
 def ui_context(s: Session) -> UiContext:

@@ -100,6 +100,8 @@ class CPayApp(App[None]):
         # Payments sent and not yet answered (id -> what it pays): `cpay ui` reports any
         # still here when the dashboard closes, with the id to look it up by.
         self.in_flight: dict[str, str] = {}
+        # Payments whose answer did not come in time (id -> what it pays): named at exit.
+        self.unresolved: dict[str, str] = {}
         self._quit_warned = False
         if hasattr(api, "warn"):  # the remote cache's "offline: showing the cache": a
             api.warn = self.warn  # toast, not stderr behind the screen
@@ -112,6 +114,18 @@ class CPayApp(App[None]):
             self.call_from_thread(self.notify, text, title="Warning", severity="warning")
         except RuntimeError:  # on the app's own thread (or before it runs)
             self.notify(text, title="Warning", severity="warning")
+
+    def payment_sent(self, payment_id: str, what: str) -> None:
+        self.in_flight[payment_id] = what
+        self.unresolved.pop(payment_id, None)
+        self._quit_warned = False  # every payment on its way gets its warning
+
+    def payment_answered(self, payment_id: str, *, unknown: bool) -> None:
+        what = self.in_flight.pop(payment_id, "")
+        if unknown:
+            self.unresolved[payment_id] = what or self.unresolved.get(payment_id, "")
+        else:
+            self.unresolved.pop(payment_id, None)
 
     async def action_quit(self) -> None:
         """Quit; with a payment on its way, only when asked twice (the first time says

@@ -321,6 +321,64 @@ async def test_changing_the_order_after_a_lost_reply_shows_the_payment_made_and_
     assert seeded.available("carol") == CAROL_AVAILABLE + 30_00
 
 
+async def test_an_earlier_attempt_not_recorded_yet_is_not_forgotten_when_the_new_one_is_cancelled(
+    seeded: SeededWallet,
+) -> None:
+    """The lookup said "not recorded" (the engine had not got to it yet), the user said no
+    to the new order and went back to the original one: it went out under a new id and
+    paid twice once the first landed. It is the same order: a retry under its own id."""
+    link = FlakyLink(seeded, "request")
+    async with seeded.app("bob", api=link).run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "30")
+        await press(pilot, "ctrl+s")
+        await press(pilot, "y")
+        first_id = link.payment_ids[0]
+        await paste(pilot, "#amount", "31")
+        await press(pilot, "ctrl+s")
+        assert "is not recorded yet" in words(confirm_text(pilot))
+        await press(pilot, "n")
+        await paste(pilot, "#amount", "30")
+        await press(pilot, "ctrl+s")
+        dialog = confirm_text(pilot)
+        assert f"Payment id {first_id}" in dialog
+        assert "Retrying with the same id" in dialog
+        await press(pilot, "y")
+        assert link.payment_ids == [first_id, first_id]
+    assert seeded.available("carol") == CAROL_AVAILABLE + 30_00
+
+
+async def test_every_payment_on_its_way_gets_the_quit_warning_and_unknown_ones_are_named(
+    seeded: SeededWallet,
+) -> None:
+    """The warning was armed once per session: a second payment on its way quit at the
+    first press. A payment whose answer never came is kept for `cpay ui` to name."""
+    link = HeldLink(seeded)
+    app = seeded.app("bob", api=link)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        for amount in ("0.41", "0.42"):
+            await fill_order(pilot, "@carol", amount)
+            await press(pilot, "ctrl+s")
+            await pilot.press("y")
+            await pilot.pause()
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert app.is_running, f"quit at the first press with {amount} on its way"
+            link.release.set()
+            await settle(pilot)
+            link.release.clear()
+        assert app.in_flight == {}
+    flaky = FlakyLink(seeded, "reply")
+    app = seeded.app("bob", api=flaky)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_pay(pilot)
+        await fill_order(pilot, "@carol", "0.43")
+        await press(pilot, "ctrl+s")
+        await press(pilot, "y")
+    assert app.unresolved == {flaky.payment_ids[0]: "0.43 DBL to @carol"}
+
+
 async def test_a_new_currency_checks_the_amount_again(seeded: SeededWallet) -> None:
     async with seeded.app("bob").run_test(size=(100, 30)) as pilot:
         await open_pay(pilot)

@@ -27,7 +27,7 @@ from cpay_cli.tui.inputs import FormInput
 from cpay_cli.tui.keybar import KeyBar
 from cpay_cli.tui.screens.confirm import ConfirmScreen
 from cpay_engine.api import BalanceView, PaymentResult, TransactionView
-from cpay_engine.domain.model import TxStatus, check_memo, check_payee, parse_handle
+from cpay_engine.domain.model import check_memo, check_payee, parse_handle
 from cpay_engine.domain.money import format_amount, parse_amount, parse_currency
 from cpay_engine.errors import CPayError, InvalidInput, NotFound, OutcomeUnknown, Unavailable
 
@@ -78,8 +78,10 @@ class PaymentForm(CPayScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self._pending_id: str | None = None
-        self._pending_order: Order | None = None
+        # Attempts whose outcome is unknown (no answer in time), by order: the same order
+        # again retries under its id; another order first looks them all up.
+        self._unresolved: dict[Order, str] = {}
+        self._on_its_way: tuple[Order, str] | None = None  # sent, not yet answered
         self._available: dict[str, int] | None = None  # by currency, once loaded
         self._confirming = False  # from submit until the confirmation is answered
 
@@ -264,51 +266,65 @@ class PaymentForm(CPayScreen):
                 self.query_one(f"#{field}-error", Static).update(literal(message))
             self.notify("Fix the highlighted fields first.", severity="warning")
             return
-        if self._pending_order is not None and order != self._pending_order:
+        earlier = self._unresolved.get(order)
+        if earlier is not None:
+            self._open(order, earlier)  # the same order again: a retry under its id
+        elif self._unresolved:
             self._check_earlier(order)
         else:
-            self._open(order, self._pending_id or str(uuid.uuid4()))
+            self._open(order, str(uuid.uuid4()))
 
     def _check_earlier(self, order: Order) -> None:
-        """The last attempt's outcome is unknown and the order has changed (a fixed typo,
-        a new amount): find out what became of that attempt before offering a second,
-        separate payment. A new order with no word about the earlier one paid twice."""
-        earlier_id, earlier = self._pending_id, self._pending_order
-        assert earlier_id is not None
-        assert earlier is not None
+        """Attempts are still unresolved and this is another order (a fixed typo, a new
+        amount): find out what became of each before offering a second, separate payment.
+        A new order with no word about the earlier one paid twice; so did forgetting an
+        attempt that was "not recorded" yet (its request could still land)."""
+        attempts = list(self._unresolved.items())
         self._confirming = True
-        self._result(f"Looking up the earlier attempt {earlier_id} first…", "")
+        self._result("Looking up the earlier attempt first…", "")
 
-        def found(tx: TransactionView) -> None:
+        def look() -> list[tuple[Order, str, TransactionView | CPayError]]:
+            found: list[tuple[Order, str, TransactionView | CPayError]] = []
+            for earlier, payment_id in attempts:
+                try:
+                    found.append((earlier, payment_id, self.cpay.api.transaction(payment_id)))
+                except CPayError as error:
+                    found.append((earlier, payment_id, error))
+            return found
+
+        def looked(found: list[tuple[Order, str, TransactionView | CPayError]]) -> None:
             self._confirming = False
-            self._pending_id = self._pending_order = None
-            self._result(
-                f"Your earlier attempt is recorded: {format_amount(tx.amount_minor, tx.currency)} "
-                f"{tx.currency} to @{tx.to_handle} — {tx.status.value}. Id {tx.id}. Nothing "
-                "new was sent: submit again if you want another payment.",
-                "ok" if tx.status is TxStatus.COMPLETED else "error",
-            )
-            self._load_funds()
-
-        def not_found(error: CPayError) -> None:
-            self._confirming = False
-            about = f"Your earlier attempt ({earlier.preview()}, id {earlier_id})"
-            if isinstance(error, NotFound):
-                self._pending_id = self._pending_order = None
-                warning = (
-                    f"{about} is not recorded; if the engine is still working on it, it may "
-                    "yet be made: check History before paying again."
+            made = [(earlier, tx) for earlier, _, tx in found if isinstance(tx, TransactionView)]
+            for earlier, tx in made:
+                self._unresolved.pop(earlier, None)
+                self.cpay.payment_answered(tx.id, unknown=False)
+            if made:
+                self._result(
+                    "\n".join(
+                        f"Your earlier attempt is recorded: "
+                        f"{format_amount(tx.amount_minor, tx.currency)} {tx.currency} to "
+                        f"@{tx.to_handle} — {tx.status.value}. Id {tx.id}."
+                        for _, tx in made
+                    )
+                    + "\nNothing new was sent: submit again if you want another payment.",
+                    "ok",
                 )
-            else:
-                warning = (
-                    f"{about} may already have been made ({error.message}): this would be "
-                    "a second, separate payment."
-                )
-            self._open(order, str(uuid.uuid4()), warning)
+                self._load_funds()
+                return
+            warnings = []
+            for earlier, payment_id, error in found:
+                about = f"your earlier attempt ({earlier.preview()}, id {payment_id})"
+                if isinstance(error, NotFound):
+                    warnings.append(
+                        f"{about[0].upper()}{about[1:]} is not recorded yet; if the engine is "
+                        "still working on it, it may yet be made."
+                    )
+                else:
+                    warnings.append(f"Whether {about} was made is not known yet.")
+            warnings.append("Paying now is a second, separate payment.")
+            self._open(order, str(uuid.uuid4()), " ".join(warnings))
 
-        self.call_api(
-            lambda: self.cpay.api.transaction(earlier_id), found, group="earlier", failed=not_found
-        )
+        self.call_api(look, looked, group="earlier")
 
     def _open(self, order: Order, payment_id: str, warning: str = "") -> None:
         """The confirmation for `order` under `payment_id`, once the funds are read."""
@@ -329,7 +345,7 @@ class PaymentForm(CPayScreen):
         self.call_api(self.cpay.api.balances, read, group="confirm-funds", failed=unread)
 
     def _confirm(self, order: Order, payment_id: str, warning: str = "") -> None:
-        retry = payment_id == self._pending_id
+        retry = self._unresolved.get(order) == payment_id
         lines = [*self._preview_lines(order), f"Payment id {payment_id}"]
         if retry:
             lines.append("Retrying with the same id: it cannot be paid twice.")
@@ -353,8 +369,8 @@ class PaymentForm(CPayScreen):
         self.app.push_screen(ConfirmScreen(f"{self.VERB}?", lines, self.VERB), answered)
 
     def _send(self, order: Order, payment_id: str) -> None:
-        self._pending_id, self._pending_order = payment_id, order
-        self.cpay.in_flight[payment_id] = order.preview()
+        self._on_its_way = (order, payment_id)
+        self.cpay.payment_sent(payment_id, order.preview())
         self.query_one("#submit", Button).disabled = True  # until the answer: _sending
         self._result(f"Sending {order.preview()}…", "")
         self.call_api(
@@ -376,8 +392,7 @@ class PaymentForm(CPayScreen):
 
     def _sent(self, result: PaymentResult) -> None:
         tx = result.transaction
-        self.cpay.in_flight.pop(tx.id, None)
-        self._pending_id = self._pending_order = None
+        self._settled(unknown=False)
         self.query_one("#submit", Button).disabled = False
         again = " (already made earlier: this is the original result)" if result.replayed else ""
         self._result(
@@ -391,19 +406,30 @@ class PaymentForm(CPayScreen):
         self._load_funds()
 
     def _send_failed(self, error: CPayError) -> None:
-        if self._pending_id is not None:
-            self.cpay.in_flight.pop(self._pending_id, None)
+        unknown = isinstance(error, OutcomeUnknown | Unavailable)
+        payment_id = self._settled(unknown=unknown)
         self.query_one("#submit", Button).disabled = False
-        if isinstance(error, OutcomeUnknown | Unavailable):
+        if unknown:
             self._result(
-                f"{error.message}\nSubmit again to retry safely with the same id "
-                f"{self._pending_id}.",
+                f"{error.message}\nSubmit again to retry safely with the same id {payment_id}.",
                 "error",
             )
         else:
-            self._pending_id = self._pending_order = None  # a definite answer
             self._result(error.message, "error")
         self.notify(error.message, title=self.VERB, severity="error", markup=False)
+
+    def _settled(self, *, unknown: bool) -> str:
+        """The payment on its way got its answer: definite (resolved), or none in time
+        (kept as unresolved, under its order). Returns its id."""
+        assert self._on_its_way is not None
+        order, payment_id = self._on_its_way
+        self._on_its_way = None
+        if unknown:
+            self._unresolved[order] = payment_id
+        else:
+            self._unresolved.pop(order, None)
+        self.cpay.payment_answered(payment_id, unknown=unknown)
+        return payment_id
 
     def _result(self, text: str, kind: str) -> None:
         result = self.query_one("#result", Static)
