@@ -8,6 +8,7 @@ history and show answer from the cache and say so (with its age) on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -289,6 +290,11 @@ class HistoryCache:
         if rows:
             self._write(lambda: self.db.table(TABLE).upsert_all(rows, pk="id"))
 
+    def id_at(self, seq: int) -> str | None:
+        with self.lock:
+            row = self.db.execute(f"SELECT id FROM {TABLE} WHERE seq = ?", [seq]).fetchone()
+        return str(row[0]) if row else None
+
     def get(self, tx_id: str) -> TransactionView | None:
         """By id or, as the engine takes them, by a unique start of one (MIN_ID_PREFIX
         characters at least)."""
@@ -413,13 +419,7 @@ class CachingEngine:
                 page = self.remote.history(
                     limit=SYNC_PAGE, after_cursor=cursor, include_details=True
                 )
-                if 0 < page.newest_seq < decode_cursor(cursor):  # 0: none, or an older server
-                    # The server's history ends before rows this cache holds: its
-                    # database was restored from an older backup. Start again from it.
-                    self.cache.start_over(
-                        "holds rows the server no longer has (its database "
-                        "was restored from an older backup?)"
-                    )
+                if self._started_over(cursor, page.after_id):
                     cursor = FIRST
                     continue
                 if not self._cache_write(self.cache.upsert, page.transactions):
@@ -430,7 +430,31 @@ class CachingEngine:
         except (Unavailable, OutcomeUnknown) as error:
             self._went_offline(error)
             return False
+        if self.cache.account() is None:  # for the dashboard offline, once (cpay ui)
+            with contextlib.suppress(Unavailable, OutcomeUnknown):
+                self.account()
         return self._cache_write(self.cache.mark_synced, cursor, self._clock())
+
+    def _started_over(self, cursor: str, after_id: str | None) -> bool:
+        """Whether the cache was started again: the server's transaction at the cursor
+        (after_id; None from a server that does not say) is not the one this cache holds
+        there (the server's database was restored from an older backup), or the cache
+        turned out damaged where it was read."""
+        if after_id is None or cursor == FIRST:
+            return False
+        try:
+            mine = self.cache.id_at(decode_cursor(cursor))
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as error:
+            self.cache.reset(error)
+            return True
+        if mine is None or mine == after_id:
+            return False
+        self.cache.start_over(
+            "holds rows the server no longer has (its database was restored from an older backup?)"
+        )
+        return True
 
     def _cache_write(self, write: Callable[..., None], *args: Any) -> bool:
         """The cache only mirrors the server: a write it cannot make (the file busy past
@@ -441,6 +465,12 @@ class CachingEngine:
         except sqlite3.OperationalError as exc:
             self.warn(
                 f"warning: the history cache was not updated ({exc}); it catches up next time"
+            )
+            return False
+        except sqlite3.IntegrityError:  # a row the server gave a seq a cached row holds
+            self.cache.start_over(
+                "holds rows the server no longer has (its database was restored from an older "
+                "backup?)"
             )
             return False
         except sqlite3.DatabaseError as exc:  # malformed inside: refills from the server
@@ -458,8 +488,13 @@ class CachingEngine:
         refilled from the server when it can be reached, and read again."""
         try:
             return read()
-        except sqlite3.OperationalError:
-            raise
+        except sqlite3.OperationalError as error:
+            if "decode" not in str(error):  # busy, locked: nothing wrong with the file
+                raise
+            self.cache.reset(error)  # text that is not UTF-8: damaged inside
+            if not self.offline:
+                self.sync()
+            return read()
         except sqlite3.DatabaseError as error:
             self.cache.reset(error)
             if not self.offline:

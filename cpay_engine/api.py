@@ -64,7 +64,7 @@ class HistoryPage:
     transactions: tuple[TransactionView, ...]
     next_cursor: str
     sync_cursor: str
-    newest_seq: int = 0  # on syncs: the newest seq of the caller's whole history
+    after_id: str | None = None  # on syncs: the id at the cursor's seq ("" if none)
 
 
 @dataclass(frozen=True, slots=True)

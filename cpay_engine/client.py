@@ -295,7 +295,7 @@ class SignedClient:
             tuple(transaction_view(t) for t in r.transactions),
             r.next_cursor,
             r.sync_cursor,
-            r.newest_seq,
+            r.after_id if r.HasField("after_id") else None,
         )
 
     def transaction(self, tx_id: str) -> TransactionView:

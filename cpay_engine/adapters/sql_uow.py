@@ -464,10 +464,14 @@ class SqlUnitOfWork:
         )
         return [_tx(row[:15], row[15]) for row in rows]
 
-    def newest_party_seq(self, user_id: str) -> int:
-        """The newest seq in `user_id`'s history (0: none), from tx_parties' key."""
-        row = self._one("SELECT max(seq) FROM tx_parties WHERE user_id = ?", (user_id,))
-        return int(row[0]) if row and row[0] is not None else 0
+    def party_tx_id(self, user_id: str, seq: int) -> str:
+        """The id of `user_id`'s transaction at `seq`, "" if they have none there."""
+        row = self._one(
+            "SELECT t.id FROM tx_parties p JOIN transactions t ON t.seq = p.seq "
+            "WHERE p.user_id = ? AND p.seq = ?",
+            (user_id, seq),
+        )
+        return str(row[0]) if row else ""
 
     def party_direction(self, user_id: str, seq: int) -> Direction | None:
         row = self._one(

@@ -510,8 +510,8 @@ def history(ctx: Context, body: pb.TransactionHistoryRequest.Body) -> Outcome:
         response.next_cursor = encode_cursor(edge)
     newest = max((r.seq for r in rows), default=after)
     response.sync_cursor = encode_cursor(newest) if newest else ""
-    if ascending:
-        response.newest_seq = ctx.uow.newest_party_seq(ctx.user.id)
+    if ascending and after:
+        response.after_id = ctx.uow.party_tx_id(ctx.user.id, after)
     return Outcome(response)
 
 

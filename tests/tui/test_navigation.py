@@ -226,3 +226,20 @@ async def test_j_k_home_and_end_move_in_the_dashboards_latest_activity(
         assert latest.cursor_row == latest.row_count - 1
         await press(pilot, "home")
         assert latest.cursor_row == 0
+
+
+async def test_the_account_screen_names_the_key_the_dashboard_signs_with_now(
+    seeded: SeededWallet,
+) -> None:
+    """'Signs as' kept the key the dashboard started with after a rotation."""
+    client = SignedClient(
+        InProcessTransport(seeded.wallet.engine), seeded.wallet.keys["bob"], clock=seeded.clock
+    )
+    async with seeded.app("bob", api=client).run_test(size=(100, 30)) as pilot:
+        await press(pilot, "a")
+        summary = pilot.app.screen.query_one("#account-summary", Static)
+        assert f"Signs as  {seeded.wallet.keys['bob'].key_id}" in shown(summary)
+        new = SigningKey.generate()
+        client.rotate_key(new)  # as the dashboard's client follows a rotation
+        await press(pilot, "g")
+        assert f"Signs as  {new.key_id}" in shown(summary)

@@ -140,8 +140,8 @@ class _Terminal(io.StringIO):
 def test_opening_on_minting_is_refused_to_a_user_before_the_screen_is_taken(
     seeded: SeededWallet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sys.stdin", _Terminal())
-    monkeypatch.setattr("sys.stdout", _Terminal())
+    for stream in ("stdin", "stdout", "stderr"):
+        monkeypatch.setattr(f"sys.{stream}", _Terminal())
     with pytest.raises(PermissionDenied, match="admin screen is for admins; @bob"):
         open_dashboard(cast(Session, OneUserSession(seeded, "bob")), start=ScreenName.ADMIN)
 
@@ -154,5 +154,19 @@ def test_without_a_terminal_the_dashboard_says_so_instead_of_drawing_into_a_pipe
     monkeypatch.setattr("sys.stdout", io.StringIO())
     session = OneUserSession(seeded, "alice")
     with pytest.raises(InvalidInput, match="cpay ui needs a terminal"):
+        open_dashboard(cast(Session, session), start=ScreenName.HISTORY)
+    assert session.asked == 0
+
+
+def test_with_its_error_output_redirected_the_dashboard_refuses_too(
+    seeded: SeededWallet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cpay ui 2>file`: Textual draws on stderr, so the dashboard went into the file and
+    the terminal stayed blank while keys still acted."""
+    monkeypatch.setattr("sys.stdin", _Terminal())
+    monkeypatch.setattr("sys.stdout", _Terminal())
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    session = OneUserSession(seeded, "alice")
+    with pytest.raises(InvalidInput, match="error output is redirected"):
         open_dashboard(cast(Session, session), start=ScreenName.HISTORY)
     assert session.asked == 0

@@ -259,7 +259,7 @@ def test_the_account_is_answered_from_the_cache_when_the_server_cannot_be_reache
     assert "showing the offline cache" in warning
 
 
-def test_a_cache_ahead_of_a_server_restored_from_a_backup_starts_again(
+def test_a_cache_of_a_server_restored_from_a_backup_starts_again(
     tmp_path: Path, wallet: Wallet
 ) -> None:
     """The cache listed payments the restored database no longer had and never showed
@@ -289,7 +289,8 @@ def test_a_cache_ahead_of_a_server_restored_from_a_backup_starts_again(
     engine = open_local_engine(wallet.path, receipt_key=lambda: wallet.engine_key)
     try:
         alice = SignedClient(InProcessTransport(engine), wallet.admin_key)
-        pay(alice, "new-payment-1")
+        for n in (1, 2, 3, 4):  # past the old cursor before the cache syncs again
+            pay(alice, f"new-payment-{n}")
         warnings: list[str] = []
         cache = HistoryCache(path, warn=warnings.append)
         after = CachingEngine(alice, cache, warn=warnings.append)
@@ -297,5 +298,32 @@ def test_a_cache_ahead_of_a_server_restored_from_a_backup_starts_again(
         after.close()
     finally:
         engine.close()
-    assert ids == ["new-payment-1", "kept-payment-1", ids[-1]]  # and the mint
+    news = [f"new-payment-{n}" for n in (4, 3, 2, 1)]
+    assert ids == [*news, "kept-payment-1", ids[-1]]  # and the mint
     assert any("no longer has" in w for w in warnings), warnings
+
+
+def test_text_that_is_not_utf8_inside_the_cache_is_damage_not_an_internal_error(
+    tmp_path: Path, wallet: Wallet
+) -> None:
+    wallet.add_user("bob")
+    wallet.mint("alice", 1_000)
+    path = tmp_path / "cache.db"
+    engine = CachingEngine(wallet.client("alice"), HistoryCache(path), warn=_ignore)
+    engine.history()
+    engine.close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"completed", b"\xff" * 9, 1))
+
+    warnings: list[str] = []
+    engine = CachingEngine(
+        wallet.client("alice"), HistoryCache(path, warn=warnings.append), warn=warnings.append
+    )
+    try:
+        rows = engine.history().transactions
+    finally:
+        engine.close()
+    assert [t.status.value for t in rows] == ["completed"]
+    assert any("is damaged" in w for w in warnings), warnings

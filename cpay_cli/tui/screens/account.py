@@ -26,6 +26,12 @@ class AccountScreen(CPayScreen):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("Key", "Status", "Created", "This device")
+        self._summary()
+        self.action_refresh()
+
+    def _summary(self) -> None:
+        """Who this is; "Signs as" is the key the client signs with now (another command
+        may have rotated it since the dashboard started)."""
         account, ctx = self.cpay.account, self.cpay.context
         self.query_one("#account-summary", Static).update(
             literal_lines(
@@ -35,15 +41,20 @@ class AccountScreen(CPayScreen):
                     f"User id   {account.user_id}",
                     f"Profile   {ctx.profile} ({ctx.mode} mode)",
                     f"Target    {ctx.target}",
-                    f"Signs as  {account.key_id}",
+                    f"Signs as  {self.cpay.api.key_id}",
                 ]
             )
         )
-        self.action_refresh()
+
+    _left = False
+
+    def on_screen_suspend(self) -> None:
+        self._left = True
 
     def on_screen_resume(self) -> None:
-        """Keys change elsewhere too (`cpay key rotate` on this or another device)."""
-        if self.is_mounted and self.query_one(DataTable).row_count:
+        """Keys change elsewhere too (`cpay key rotate` on this or another device): each
+        return reloads them (after a failed load too); the first showing is on_mount's."""
+        if self._left:
             self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -55,6 +66,7 @@ class AccountScreen(CPayScreen):
         table = self.query_one(DataTable)
         table.clear()
         current = self.cpay.api.key_id
+        self._summary()
         for key in keys:
             table.add_row(
                 key.key_id,
