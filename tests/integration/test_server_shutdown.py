@@ -41,10 +41,16 @@ def test_a_call_stuck_past_the_grace_period_is_abandoned_cleanly(tmp_path: Path)
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.5)  # the request is in the engine, waiting for the lock
+        # The preview is printed once the key is unlocked, just before the request goes
+        # out; then the request reaches the engine and waits there for the lock.
+        assert payment.stderr is not None
+        said = [payment.stderr.readline() for _ in range(2)]
+        assert "stuck-payment-1" in said[1], said
+        time.sleep(1.5)
         assert server.terminate() == 0, server.output  # SIGTERM; before, exit 139
         assert "abandoned" in server.output
-        _, paid_err = payment.communicate(timeout=60)
+        _, rest = payment.communicate(timeout=60)
+        paid_err = "".join(said) + rest
         assert payment.returncode == 9, paid_err
         assert "stuck-payment-1" in paid_err
         lock.execute("ROLLBACK")
