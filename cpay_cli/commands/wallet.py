@@ -149,14 +149,16 @@ def enroll_remote(
     if existing is not None and existing.pending:
         s.settle_pending()  # an earlier enrollment whose answer was lost
         existing = s.config.profiles.get(name)
+    if existing is not None and any(key[0] == name for key in s.adopted):
+        return existing  # the earlier run of this command went through after all
     if existing is not None and (existing.users or existing.mode != "remote"):
         raise AlreadyInitialized(
             f"profile '{name}' already exists: use --profile NAME for another one"
         )
     if existing is not None and existing.pending:
         raise FailedPrecondition(
-            f"profile '{name}' is waiting for the server's answer to an earlier enrollment: "
-            "run the command again when the server can be reached"
+            f"profile '{name}' is waiting for the server's answer to an earlier enrollment "
+            "(a request may still land within minutes): run the command again later"
         )
     address = server or (existing.server if existing else "")
     if not address:
