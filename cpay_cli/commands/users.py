@@ -32,6 +32,13 @@ def add(
     new_role = parse_role(role)
     api = s.api()  # settles a key an earlier `user add` left pending, first
     profile = s.profile
+    if new_handle in profile.users and (profile.name, new_handle) in s.adopted:
+        # The earlier run of this command went through after all: report it.
+        found = next(u for u in api.list_users() if u.handle == new_handle)
+        _added(
+            found.handle, found.role.value, found.user_id, profile.users[new_handle].key_id, output
+        )
+        return
     if new_handle in profile.users:
         raise FailedPrecondition(f"this device already holds a key for @{new_handle}")
     if new_handle in profile.pending:
@@ -55,13 +62,12 @@ def add(
         lambda: api.create_user(handle=new_handle, role=new_role, public_key=key.public_key),
         check=not_added_meanwhile,
     )
-    say(f"Added @{user.handle} ({user.role.value}); act as them with `cpay --as {user.handle} …`")
-    row = {
-        "handle": "@" + user.handle,
-        "role": user.role.value,
-        "user_id": user.user_id,
-        "key_id": user.key_id,
-    }
+    _added(user.handle, user.role.value, user.user_id, user.key_id, output)
+
+
+def _added(handle: str, role: str, user_id: str, key_id: str, output: Format) -> None:
+    say(f"Added @{handle} ({role}); act as them with `cpay --as {handle} …`")
+    row = {"handle": "@" + handle, "role": role, "user_id": user_id, "key_id": key_id}
     emit_one(row, output, [(k, k.replace("_", " ").title()) for k in row])
 
 

@@ -70,3 +70,21 @@ async def test_losing_the_server_mid_session_says_so_on_screen(
         assert isinstance(app.screen, HistoryScreen)
         assert column(app.screen.query_one("#history-table", DataTable), "Memo")
     assert printed == []
+
+
+async def test_the_dashboard_offline_shows_the_cached_activity_and_no_stale_balance(
+    seeded: SeededWallet, remote_bob: SignedClient, server: RunningServer, tmp_path: Path
+) -> None:
+    """Offline, the dashboard showed only "Could not load": its summary read the balances
+    first and gave up, though the latest activity was in the cache."""
+    api = CachingEngine(remote_bob, HistoryCache(tmp_path / "bob.db"), warn=lambda _m: None)
+    app = seeded.app("bob", api=api)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        online = column(app.screen.query_one("#latest", DataTable), "Memo")
+        assert online
+        server.server.stop(None).wait()
+        await press(pilot, "g")
+        await settle(pilot)
+        assert column(app.screen.query_one("#latest", DataTable), "Memo") == online
+        assert cells(app.screen.query_one("#balances", DataTable)) == [["—", "offline", "—"]]

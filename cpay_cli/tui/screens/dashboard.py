@@ -26,6 +26,7 @@ from cpay_engine.api import BalanceView, PaymentsAPI, TransactionView
 from cpay_engine.domain.model import Direction, TxStatus
 from cpay_engine.domain.money import format_amount
 from cpay_engine.domain.query import HistoryFilter
+from cpay_engine.errors import OutcomeUnknown, Unavailable
 
 BALANCE_COLUMNS = ("Currency", "Available", "Pending")
 
@@ -40,6 +41,7 @@ class Summary:
 
     balances: list[BalanceView]
     latest: list[TransactionView]
+    balances_unavailable: str = ""  # why, when they could not be read (offline)
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,15 @@ def never() -> bool:
 
 
 def load_summary(api: PaymentsAPI, stopped: Callable[[], bool] = never) -> Summary:
-    balances = api.balances()
+    """Balances and the latest activity. Offline (a remote profile whose server cannot be
+    reached) the balances are missing but the history comes from the cache."""
+    try:
+        balances, missing = api.balances(), ""
+    except (Unavailable, OutcomeUnknown) as error:
+        balances, missing = [], error.message
     if stopped():  # left already: the caller drops this answer
-        return Summary(balances, [])
-    return Summary(balances, list(api.history(limit=8).transactions))
+        return Summary(balances, [], missing)
+    return Summary(balances, list(api.history(limit=8).transactions), missing)
 
 
 def trend_filter(now_ms: int) -> HistoryFilter:
@@ -198,6 +205,14 @@ class DashboardScreen(CPayScreen):
             )
             for b in data.balances
         ]
+        if data.balances_unavailable:  # offline: nothing stale shown as if it were now
+            rows = [("—", "offline", "—")]
+            self.notify(
+                f"Balances need the server: {data.balances_unavailable}",
+                title="Offline",
+                severity="warning",
+                markup=False,
+            )
         fill_table(balances, BALANCE_COLUMNS, rows)
         self.done_loading(balances)
         latest = self.query_one("#latest", DataTable)
