@@ -57,92 +57,78 @@ def register_key(
     before anything is sent; `new_profile` replaces the profile while pending (an
     enrolment creates one); `also` makes further changes along with the adoption."""
     with registering(s.config, name):
-        return _register(s, name, handle, key, backend, send, new_profile, also, check)
+        key_name = s.key_name(name, handle, key.key_id)
+        ref = KeyRef(key.key_id, backend.value, int(time.time() * 1000))
+        before: list[Profile | None] = []
 
+        def stage(c: Config) -> None:
+            if check is not None:
+                check(c)
+            current = c.profiles.get(name)
+            if current is not None and handle in current.pending:
+                raise FailedPrecondition(
+                    f"a key for @{handle} sent by an earlier command is waiting to be settled: "
+                    "run the command again in a few minutes (or any cpay command once the engine "
+                    "answers)"
+                )
+            before.append(current)
+            profile = new_profile if new_profile is not None else c.get(name)
+            profile.pending[handle] = ref
+            c.profiles[name] = profile
 
-def _register(
-    s: Session,
-    name: str,
-    handle: str,
-    key: SigningKey,
-    backend: Backend,
-    send: Callable[[], T],
-    new_profile: Profile | None,
-    also: Callable[[Profile, T], None] | None,
-    check: Callable[[Config], None] | None,
-) -> T:
-    key_name = s.key_name(name, handle, key.key_id)
-    ref = KeyRef(key.key_id, backend.value, int(time.time() * 1000))
-    before: list[Profile | None] = []
+        def unstage(c: Config) -> None:
+            profile = c.profiles.get(name)
+            if profile is None or profile.pending.get(handle) != ref:
+                return
+            if new_profile is None:
+                del profile.pending[handle]
+            elif before[0] is None:
+                del c.profiles[name]
+            else:
+                c.profiles[name] = before[0]
 
-    def stage(c: Config) -> None:
-        if check is not None:
-            check(c)
-        current = c.profiles.get(name)
-        if current is not None and handle in current.pending:
-            raise FailedPrecondition(
-                f"a key for @{handle} sent by an earlier command is waiting to be settled: "
-                "run the command again in a few minutes (or any cpay command once the engine "
-                "answers)"
-            )
-        before.append(current)
-        profile = new_profile if new_profile is not None else c.get(name)
-        profile.pending[handle] = ref
-        c.profiles[name] = profile
-
-    def unstage(c: Config) -> None:
-        profile = c.profiles.get(name)
-        if profile is None or profile.pending.get(handle) != ref:
-            return
-        if new_profile is None:
-            del profile.pending[handle]
-        elif before[0] is None:
-            del c.profiles[name]
-        else:
-            c.profiles[name] = before[0]
-
-    s.keystore.save(key_name, key, backend)
-    try:
-        s.config.change(stage)
-    except BaseException:
-        s.keystore.delete(key_name, backend)
-        raise
-    try:
-        result = send()
-    except BaseException as exc:
-        if not may_have_applied(exc):
-            s.config.change(unstage)
+        s.keystore.save(key_name, key, backend)
+        try:
+            s.config.change(stage)
+        except BaseException:
             s.keystore.delete(key_name, backend)
             raise
-        if isinstance(exc, OutcomeUnknown):
-            raise OutcomeUnknown(
-                f"{exc.message.removesuffix(': check before retrying')}. The new key "
-                f"{key.key_id} is kept: the next cpay command on profile '{name}' asks the "
-                "engine whether it registered it, and goes on with the right key",
-                details=exc.details,
-            ) from None
-        if isinstance(exc, KeyboardInterrupt):
-            raise KeyboardInterrupt(
-                f"interrupted after sending the new key {key.key_id}: the next cpay command "
-                f"on profile '{name}' asks the engine whether it registered it"
-            ) from None
-        raise
+        try:
+            result = send()
+        except BaseException as exc:
+            if not may_have_applied(exc):
+                s.config.change(unstage)
+                s.keystore.delete(key_name, backend)
+                raise
+            if isinstance(exc, OutcomeUnknown):
+                raise OutcomeUnknown(
+                    f"{exc.message.removesuffix(': check before retrying')}. The new key "
+                    f"{key.key_id} is kept: the next cpay command on profile '{name}' asks the "
+                    "engine whether it registered it, and goes on with the right key",
+                    details=exc.details,
+                ) from None
+            if isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt(
+                    f"interrupted after sending the new key {key.key_id}: the next cpay command "
+                    f"on profile '{name}' asks the engine whether it registered it"
+                ) from None
+            raise
 
-    def adopt(c: Config) -> None:
-        # The engine said yes: the key is handle's, whatever the config says meanwhile.
-        profile = c.profiles.get(name)
-        if profile is None:
-            profile = new_profile if new_profile is not None else Profile(name=name)
-            c.profiles[name] = profile
-        profile.adopt(handle, ref)
-        if also is not None:
-            also(profile, result)
+        def adopt(c: Config) -> None:
+            # The engine said yes: the key is handle's, whatever the config says meanwhile.
+            profile = c.profiles.get(name)
+            if profile is None:
+                profile = new_profile if new_profile is not None else Profile(name=name)
+                c.profiles[name] = profile
+            profile.adopt(handle, ref)
+            if also is not None:
+                also(profile, result)
 
-    try:
-        s.config.change(adopt)
-    except FailedPrecondition as exc:
-        raise FailedPrecondition(
-            f"{exc.message}. The engine did register key {key.key_id} for @{handle}: the "
-            "next cpay command switches to it once it can write the config file"
-        ) from None
-    return result
+        try:
+            s.config.change(adopt)
+        except FailedPrecondition as exc:
+            raise FailedPrecondition(
+                f"{exc.message}. The engine did register key {key.key_id} for @{handle}: the "
+                "next cpay command switches to it once it can write the config file"
+            ) from None
+        return result
