@@ -75,7 +75,9 @@ CACHE_COLUMNS = Columns(
     created_at="created_at_ms",
 )
 TABLE = "transactions"
-CACHE_VERSION = 2  # 2: memo_folded, searched as the engine searches
+SERVER_FORGOT = (
+    "holds rows the server no longer has (its database was restored from an older backup?)"
+)
 BUSY_TIMEOUT_S = 30.0
 ATTEMPTS = 8  # 0.01 s doubling: about 2.5 s in all
 # What SQLite says when another process holds the file or is creating the same table.
@@ -94,6 +96,16 @@ def _while_held(work: Callable[[], object]) -> None:
             if not any(sign in str(exc) for sign in HELD) or attempt == ATTEMPTS - 1:
                 raise
         time.sleep(0.01 * 2**attempt)
+
+
+def _damage(error: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the file is damaged inside (not busy, locked or full):
+    malformed pages, or text that is not UTF-8."""
+    if isinstance(error, sqlite3.OperationalError):
+        return "decode" in str(error)
+    return isinstance(error, sqlite3.DatabaseError) and not isinstance(
+        error, sqlite3.IntegrityError
+    )
 
 
 def _now_ms() -> int:
@@ -130,6 +142,12 @@ class HistoryCache:
             self.db = self._open(path)
         self._stamp()
 
+    def _stamp(self) -> None:
+        """Record which wallet this cache mirrors (read back by _stale)."""
+        if self.wallet:
+            row = {"key": "wallet", "value": self.wallet}
+            self._write(lambda: self.db.table("meta").upsert(row, pk="key"))
+
     def _stale(self) -> str:
         """Why the open file cannot serve as this cache ('' when it can)."""
         if "memo_folded" not in self.db.table(TABLE).columns_dict:
@@ -142,12 +160,6 @@ class HistoryCache:
             )
         return ""
 
-    def _stamp(self) -> None:
-        rows = [{"key": "version", "value": str(CACHE_VERSION)}]
-        if self.wallet:
-            rows.append({"key": "wallet", "value": self.wallet})
-        self._write(lambda: self.db.table("meta").upsert_all(rows, pk="key"))
-
     def _move_aside(self, why: str, label: str) -> None:
         aside = self.path.with_name(f"{self.path.name}.{label}-{time.strftime('%Y%m%dT%H%M%S')}")
         for suffix in ("", "-wal", "-shm"):
@@ -159,7 +171,7 @@ class HistoryCache:
             "new one, which refills from the server"
         )
 
-    def reset(self, error: sqlite3.DatabaseError) -> None:
+    def reset(self, error: sqlite3.Error) -> None:
         """The open file turned out damaged inside (SQLite says so only when it reads the
         damaged page): move it aside and start a new one."""
         self.start_over(f"is damaged ({error})", "damaged")
@@ -268,6 +280,9 @@ class HistoryCache:
         }
         row = {"key": "account", "value": json.dumps(doc)}
         self._write(lambda: self.db.table("meta").upsert(row, pk="key"))
+
+    def knows_account(self) -> bool:
+        return self._meta("account") is not None
 
     def account(self) -> AccountView | None:
         """The account as the server last described it (for the dashboard offline)."""
@@ -430,7 +445,7 @@ class CachingEngine:
         except (Unavailable, OutcomeUnknown) as error:
             self._went_offline(error)
             return False
-        if self.cache.account() is None:  # for the dashboard offline, once (cpay ui)
+        if not self.cache.knows_account():  # for the dashboard offline, once
             with contextlib.suppress(Unavailable, OutcomeUnknown):
                 self.account()
         return self._cache_write(self.cache.mark_synced, cursor, self._clock())
@@ -444,16 +459,14 @@ class CachingEngine:
             return False
         try:
             mine = self.cache.id_at(decode_cursor(cursor))
-        except sqlite3.OperationalError:
-            raise
         except sqlite3.DatabaseError as error:
+            if not _damage(error):
+                raise
             self.cache.reset(error)
             return True
         if mine is None or mine == after_id:
             return False
-        self.cache.start_over(
-            "holds rows the server no longer has (its database was restored from an older backup?)"
-        )
+        self.cache.start_over(SERVER_FORGOT)
         return True
 
     def _cache_write(self, write: Callable[..., None], *args: Any) -> bool:
@@ -462,21 +475,13 @@ class CachingEngine:
         after the server has answered for money. A damaged file is replaced."""
         try:
             write(*args)
-        except sqlite3.OperationalError as exc:
-            self.warn(
-                f"warning: the history cache was not updated ({exc}); it catches up next time"
-            )
-            return False
         except sqlite3.IntegrityError:  # a row the server gave a seq a cached row holds
-            self.cache.start_over(
-                "holds rows the server no longer has (its database was restored from an older "
-                "backup?)"
-            )
-            return False
-        except sqlite3.DatabaseError as exc:  # malformed inside: refills from the server
-            self.cache.reset(exc)
+            self.cache.start_over(SERVER_FORGOT)
             return False
         except sqlite3.Error as exc:
+            if _damage(exc):  # refills from the server
+                self.cache.reset(exc)
+                return False
             self.warn(
                 f"warning: the history cache was not updated ({exc}); it catches up next time"
             )
@@ -488,14 +493,9 @@ class CachingEngine:
         refilled from the server when it can be reached, and read again."""
         try:
             return read()
-        except sqlite3.OperationalError as error:
-            if "decode" not in str(error):  # busy, locked: nothing wrong with the file
-                raise
-            self.cache.reset(error)  # text that is not UTF-8: damaged inside
-            if not self.offline:
-                self.sync()
-            return read()
         except sqlite3.DatabaseError as error:
+            if not _damage(error):  # busy, locked: nothing wrong with the file
+                raise
             self.cache.reset(error)
             if not self.offline:
                 self.sync()

@@ -76,12 +76,10 @@ class Profile:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc.pop("name")
-        for refs in (doc["users"].values(), doc["pending"].values()):
-            for ref in refs:
-                if not ref["sent_at_ms"]:
-                    del ref["sent_at_ms"]
-        if doc["engine_key"] is not None and not doc["engine_key"]["sent_at_ms"]:
-            del doc["engine_key"]["sent_at_ms"]
+        refs = [*doc["users"].values(), *doc["pending"].values(), doc["engine_key"] or {}]
+        for ref in refs:
+            if not ref.get("sent_at_ms"):  # only pending keys have one
+                ref.pop("sent_at_ms", None)
         return doc
 
     @classmethod

@@ -16,12 +16,12 @@ the old one. Deleting the new key then would lock the user out for good. So:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from cpay_cli.profiles import Config, KeyRef, Profile, registering
 from cpay_engine.errors import CPayError, FailedPrecondition, OutcomeUnknown
+from cpay_engine.service.engine import wall_clock_ms
 
 if TYPE_CHECKING:
     from cpay_cli.session import Session
@@ -58,7 +58,7 @@ def register_key(
     enrolment creates one); `also` makes further changes along with the adoption."""
     with registering(s.config, name):
         key_name = s.key_name(name, handle, key.key_id)
-        ref = KeyRef(key.key_id, backend.value, int(time.time() * 1000))
+        ref = KeyRef(key.key_id, backend.value, wall_clock_ms())
         before: list[Profile | None] = []
 
         def stage(c: Config) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,11 +30,6 @@ if TYPE_CHECKING:
 # no envelope of that request is accepted) and its longest wait for the store (busy
 # timeout and retries), with a margin.
 SETTLE_AFTER_MS = 10 * 60 * 1000
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
 
 KEY_UNLOCK_HELP = (
     "set CPAY_KEY_PASSPHRASE, or CPAY_KEY_PASSPHRASE_FILE to a file holding it, "
@@ -212,11 +206,11 @@ class Session:
         from cpay_engine.adapters.keystore import Backend
 
         name = self.profile.name
-        profile = Config.load(self.home.config_file).profiles.get(name)
+        self._config = None  # re-read: another command may have changed it since
+        profile = self.config.profiles.get(name)
         if profile is not None and handle in profile.pending:
-            self._config = None  # re-read: the pending key was noted after this started
-            self.settle_pending()
-            profile = Config.load(self.home.config_file).profiles.get(name)
+            self.settle_pending()  # updates self.config
+            profile = self.config.profiles.get(name)
         ref = profile.users.get(handle) if profile is not None else None
         if ref is None:
             return None
@@ -245,13 +239,11 @@ class Session:
             else:
                 modules = ("cpay_engine.bootstrap", "cpay_engine.client", *also)
                 key = self.device_key(meanwhile=importer(*modules))
-                from cpay_engine.bootstrap import open_engine_at
-                from cpay_engine.client import InProcessTransport, SignedClient
+                from cpay_engine.client import SignedClient
 
-                engine = open_engine_at(profile_db_url(profile), receipt_key=self.engine_key)
                 handle = self.acting_handle()
                 self._api = SignedClient(
-                    InProcessTransport(engine), key, rekey=lambda: self.current_key(handle)
+                    self._transport(profile), key, rekey=lambda: self.current_key(handle)
                 )
         return self._api
 
@@ -264,11 +256,9 @@ class Session:
         from cpay_cli.cache import CachingEngine, HistoryCache
         from cpay_cli.output import say
         from cpay_engine.client import RetryPolicy, SignedClient
-        from cpay_engine.rpc.transport import GrpcTransport
 
-        transport = GrpcTransport(profile.server, ca_file=Path(profile.ca) if profile.ca else None)
         remote = SignedClient(
-            transport,
+            self._transport(profile),
             key,
             retry=RetryPolicy(attempts=4),
             rekey=lambda: self.current_key(handle),
@@ -322,6 +312,7 @@ class Session:
         from cpay_engine.adapters.keystore import Backend
         from cpay_engine.client import SignedClient
         from cpay_engine.errors import KEY_REVOKED, UNKNOWN_KEY, CPayError, Unauthenticated
+        from cpay_engine.service.engine import wall_clock_ms
 
         key_name = self.key_name(name, handle, ref.key_id)
         backend = Backend(ref.keystore)
@@ -336,7 +327,7 @@ class Session:
                 return True, (), "was registered (and revoked since): this device holds it now"
             if reason != UNKNOWN_KEY:
                 return None
-            if _now_ms() - ref.sent_at_ms < SETTLE_AFTER_MS:
+            if wall_clock_ms() - ref.sent_at_ms < SETTLE_AFTER_MS:
                 return None  # its request may still be on its way or queued at the engine
             return False, (), "was never registered: it is dropped (nothing changed on the engine)"
         except CPayError:

@@ -41,11 +41,6 @@ def add(
         return
     if new_handle in profile.users:
         raise FailedPrecondition(f"this device already holds a key for @{new_handle}")
-    if new_handle in profile.pending:
-        raise FailedPrecondition(
-            f"a key for @{new_handle} is waiting for the engine's answer to an earlier "
-            "`cpay user add`: run the command again when the engine can be reached"
-        )
     backend = choose_backend(os.environ.get("CPAY_KEYSTORE"))
     key = SigningKey.generate()
 

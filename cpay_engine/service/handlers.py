@@ -702,7 +702,8 @@ def enroll(ctx: Context, body: pb.EnrollRequest.Body) -> Outcome:
             )
         user, action = existing, "key.enrolled"
     else:
-        user, action = UserRecord(str(uuid.uuid4()), handle, invite.role, ctx.now_ms), ""
+        user = UserRecord(str(uuid.uuid4()), handle, invite.role, ctx.now_ms)
+        action = "user.enrolled"
         ctx.uow.insert_user(user)
     key_id = key_id_for(public)
     ctx.uow.insert_key(KeyRecord(key_id, user.id, public, ctx.now_ms, None))
@@ -711,7 +712,7 @@ def enroll(ctx: Context, body: pb.EnrollRequest.Body) -> Outcome:
     ctx.uow.append_audit(
         ctx.now_ms,
         handle,
-        action or "user.enrolled",
+        action,
         _json({"handle": handle, "role": user.role.value, "key_id": key_id}),
     )
     response = pb.EnrollResponse(

@@ -251,8 +251,8 @@ class PaymentForm(CPayScreen):
 
     @property
     def _sending(self) -> bool:
-        """From "yes" until the engine's answer is back: the submit button says so."""
-        return self.query_one("#submit", Button).disabled
+        """From "yes" until the engine's answer is back."""
+        return self._on_its_way is not None
 
     def action_submit(self) -> None:
         if self._confirming:
