@@ -79,7 +79,7 @@ SERVER_FORGOT = (
     "holds rows the server no longer has (its database was restored from an older backup?)"
 )
 BUSY_TIMEOUT_S = 30.0
-ATTEMPTS = 8  # 0.01 s doubling: about 2.5 s in all
+HELD_WAIT_S = 10.0  # how long _while_held keeps trying (0.01 s doubling, at most 0.25 s)
 # What SQLite says when another process holds the file or is creating the same table.
 HELD = ("locked", "busy", "already exists")
 
@@ -88,14 +88,18 @@ def _while_held(work: Callable[[], object]) -> None:
     """`work`, tried again while another `cpay` process of the profile holds the file:
     SQLite answers "database is locked" at once, busy timeout or not, when the WAL is
     being set up or a snapshot is stale; two first runs race to create the schema."""
-    for attempt in range(ATTEMPTS):
+    deadline = time.monotonic() + HELD_WAIT_S
+    pause = 0.01
+    while True:
         try:
             work()
             return
         except sqlite3.OperationalError as exc:
-            if not any(sign in str(exc) for sign in HELD) or attempt == ATTEMPTS - 1:
+            held = any(sign in str(exc) for sign in HELD)
+            if not held or time.monotonic() + pause > deadline:
                 raise
-        time.sleep(0.01 * 2**attempt)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 def _damage(error: sqlite3.Error) -> bool:
@@ -135,7 +139,11 @@ class HistoryCache:
         except sqlite3.DatabaseError as exc:  # not a database, or a malformed one
             self._move_aside(f"was damaged ({exc})", "damaged")
             self.db = self._open(path)
-        stale = self._stale()
+        # Read while other processes may still be creating the schema or setting up WAL:
+        # SQLite says "locked" at once then (see _while_held).
+        verdict: list[str] = []
+        _while_held(lambda: verdict.append(self._stale()))
+        stale = verdict[-1]
         if stale:
             self.db.close()
             self._move_aside(stale, "old")
