@@ -152,14 +152,8 @@ def _tx(row: Sequence[Any], direction: str | None = None) -> TxRecord:
 
 
 def _account(row: Sequence[Any]) -> AccountRecord:
-    return AccountRecord(
-        id=row[0],
-        name=row[1],
-        user_id=row[2],
-        currency=row[3],
-        balance_minor=row[4],
-        may_go_negative=bool(row[5]),
-    )
+    # id, name, user_id, currency, balance_minor, may_go_negative: _ACCOUNT_COLUMNS' order
+    return AccountRecord(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
 
 
 _ACCOUNT_COLUMNS = "id, name, user_id, currency, balance_minor, may_go_negative"

@@ -184,8 +184,16 @@ class SqliteStore:
         # served) instead of spinning in SQLite's sleep-and-retry busy handler; other
         # processes still meet the busy timeout.
         item = _Write(work)
-        with self._queue_lock:
-            self._queue.append(item)
+        if not self._queue and self._write_lock.acquire(blocking=False):
+            # Nobody queued and the lock free: a batch of one, without the queue. (A
+            # caller that queues meanwhile waits for the lock, as it would behind a batch.)
+            try:
+                self._run_batch([item])
+            finally:
+                self._write_lock.release()
+        else:
+            with self._queue_lock:
+                self._queue.append(item)
         while not item.done:
             with self._write_lock:
                 # Whoever held the lock before may have run this item in its batch.
@@ -294,6 +302,9 @@ def _split_sql(sql: str) -> list[str]:
     return statements
 
 
+_NO_PIPELINE: contextlib.nullcontext[None] = contextlib.nullcontext()  # reusable, stateless
+
+
 class SqliteDialect:
     """sqlite3 under SqlUnitOfWork. BEGIN IMMEDIATE already serializes writers, so the
     lock hooks have nothing to do."""
@@ -322,7 +333,7 @@ class SqliteDialect:
         return True
 
     def pipeline(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
+        return _NO_PIPELINE
 
     def lock_ledger_sequence(self) -> None:
         return None

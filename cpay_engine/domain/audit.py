@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
+
+from cpay_engine.domain.jsontext import compact_encoder
 
 GENESIS = "0" * 64
-_ENCODER = json.JSONEncoder(separators=(",", ":"))  # what json.dumps(…, separators) uses
+_ENCODE = compact_encoder(sort_keys=False, ensure_ascii=True)  # json.dumps(…, separators)
 
 
 def entry_hash(prev_hash: str, at_ms: int, actor: str, action: str, details: str) -> str:
-    material = _ENCODER.encode([prev_hash, at_ms, actor, action, details])
+    material = _ENCODE([prev_hash, at_ms, actor, action, details])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
+from cpay_engine.domain.jsontext import compact_encoder
+
 RECEIPT_VERSION = 1
-# One encoder for every receipt (json.dumps with options builds a new one per call).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL = compact_encoder(sort_keys=True, ensure_ascii=False)
 
 
 class ReceiptFields(NamedTuple):
@@ -61,7 +62,7 @@ class ReceiptFields(NamedTuple):
             "memo": self.memo,
             "postings": [list(p) for p in self.postings],
         }
-        return _CANONICAL.encode(doc).encode()
+        return _CANONICAL(doc).encode()
 
 
 def ledger_payload(tx: TransactionLike, postings: Sequence[PostingLike]) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from google.protobuf.message import Message
 
 from cpay_engine.adapters.crypto import SigningKey, check_public_key, verify_signature
+from cpay_engine.domain.jsontext import compact_encoder
 from cpay_engine.domain.model import (
     MIN_ID_PREFIX,
     TREASURY_HANDLE,
@@ -66,7 +66,6 @@ from cpay_engine.service.ports import (
     InviteRecord,
     KeyRecord,
     NewTransaction,
-    PostingRecord,
     ReceiptRecord,
     TxRecord,
     UnitOfWork,
@@ -79,6 +78,7 @@ from cpay_engine.service.views import (
     ROLE_TO_PB,
     key_pb,
     stored_receipt,
+    transaction_message,
     transaction_pb,
 )
 from cpay_engine.wire import cpay_pb2 as pb
@@ -323,15 +323,13 @@ def _post(
         ),
     )
     seq = uow.record_transaction(tx, postings_rows, receipt, parties, audit)
-    record = _record(seq, tx)
     direction: Direction | None = None  # an admin minting to someone else: not a party
     if payee.id == ctx.user.id:
         direction = Direction.IN
     elif payer is not None and payer.id == ctx.user.id:
         direction = Direction.OUT
-    postings = [PostingRecord(*label) for label in labels] if moved else []
     response = response_type(
-        transaction=transaction_pb(record, direction, postings, receipt), replayed=False
+        transaction=transaction_message(tx, seq, direction, labels, receipt), replayed=False
     )
     return Outcome(response, failure)
 
@@ -387,26 +385,6 @@ def _sign_receipt(
     if isinstance(prepared, Prepared) and prepared.receipt and prepared.receipt_fields == fields:
         return prepared.receipt
     return _signed_receipt(ctx.engine.receipt_key(), fields)
-
-
-def _record(seq: int, tx: NewTransaction) -> TxRecord:
-    return TxRecord(
-        seq=seq,
-        id=tx.id,
-        kind=tx.kind,
-        status=tx.status,
-        created_at_ms=tx.created_at_ms,
-        initiator_id=tx.initiator_id,
-        from_user_id=tx.from_user_id,
-        to_user_id=tx.to_user_id,
-        from_handle=tx.from_handle,
-        to_handle=tx.to_handle,
-        amount_minor=tx.amount_minor,
-        currency=tx.currency,
-        memo=tx.memo,
-        failure_code=tx.failure_code,
-        failure_message=tx.failure_message,
-    )
 
 
 def _replay(
@@ -743,8 +721,8 @@ def verify_ledger(ctx: Context, _body: pb.VerifyLedgerRequest.Body) -> Outcome:
     return Outcome(report)
 
 
-_AUDIT_DETAILS = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_AUDIT_DETAILS = compact_encoder(sort_keys=True, ensure_ascii=True)
 
 
 def _json(value: object) -> str:
-    return _AUDIT_DETAILS.encode(value)
+    return _AUDIT_DETAILS(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.query import HistoryFilter
@@ -61,8 +61,10 @@ class AccountRecord:
     may_go_negative: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PostingRecord:
+class PostingRecord(NamedTuple):
+    """A tuple, so that the postings a payment has just written, (account, amount,
+    currency), go into its answer as they are."""
+
     account: str
     amount_minor: int
     currency: str

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
 from cpay_engine.domain.receipts import ledger_payload
 from cpay_engine.service.ports import (
@@ -32,21 +35,60 @@ DIRECTION_TO_PB = {Direction.IN: pb.DIRECTION_IN, Direction.OUT: pb.DIRECTION_OU
 PB_TO_DIRECTION = {v: k for k, v in DIRECTION_TO_PB.items()}
 
 
+class TxFields(Protocol):
+    """What an answer tells of a transaction: a stored one (TxRecord) or one just
+    recorded (NewTransaction, whose seq the insert gave)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> TxKind: ...
+    @property
+    def status(self) -> TxStatus: ...
+    @property
+    def created_at_ms(self) -> int: ...
+    @property
+    def from_handle(self) -> str: ...
+    @property
+    def to_handle(self) -> str: ...
+    @property
+    def amount_minor(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def memo(self) -> str: ...
+    @property
+    def failure_code(self) -> str: ...
+    @property
+    def failure_message(self) -> str: ...
+
+
 def transaction_pb(
     tx: TxRecord,
     direction: Direction | None,
-    postings: list[PostingRecord] | None = None,
+    postings: Sequence[tuple[str, int, str]] | None = None,
+    receipt: ReceiptRecord | None = None,
+) -> pb.Transaction:
+    return transaction_message(tx, tx.seq, direction, postings, receipt)
+
+
+def transaction_message(
+    tx: TxFields,
+    seq: int,
+    direction: Direction | None,
+    postings: Sequence[tuple[str, int, str]] | None = None,
     receipt: ReceiptRecord | None = None,
 ) -> pb.Transaction:
     """`direction` is the viewer's: None (unspecified, no counterparty) when the viewer is
-    neither payer nor payee (an admin or auditor looking at someone else's)."""
+    neither payer nor payee (an admin or auditor looking at someone else's). `postings`
+    are (account, amount, currency): PostingRecords or the rows just written."""
     if direction is None:
         counterparty = ""
     else:
         counterparty = tx.to_handle if direction is Direction.OUT else tx.from_handle
     msg = pb.Transaction(
         id=tx.id,
-        seq=tx.seq,
+        seq=seq,
         kind=KIND_TO_PB[tx.kind],
         status=STATUS_TO_PB[tx.status],
         created_at_ms=tx.created_at_ms,
@@ -60,12 +102,15 @@ def transaction_pb(
         failure_code=tx.failure_code,
         failure_message=tx.failure_message,
     )
-    for p in postings or ():
-        msg.postings.add(account=p.account, amount_minor=p.amount_minor, currency=p.currency)
+    if postings:
+        add = msg.postings.add
+        for account, amount_minor, currency in postings:
+            add(account=account, amount_minor=amount_minor, currency=currency)
     if receipt is not None:
-        msg.receipt.CopyFrom(
-            pb.Receipt(key_id=receipt.key_id, payload=receipt.payload, signature=receipt.signature)
-        )
+        signed = msg.receipt
+        signed.key_id = receipt.key_id
+        signed.payload = receipt.payload
+        signed.signature = receipt.signature
     return msg
 
 
