@@ -169,14 +169,13 @@ class SignedClient:
             signature = self._key.sign(
                 signing_input(method, self._key.key_id, timestamp, nonce, raw)
             )
-            signed = pb.SignedRequest(
-                body=raw,
-                key_id=self._key.key_id,
-                timestamp_ms=timestamp,
-                nonce=nonce,
-                signature=signature,
-            )
-            request: Any = request_type(signed=signed)
+            request: Any = request_type()
+            signed = request.signed  # filled in place: a SignedRequest passed in is copied
+            signed.body = raw
+            signed.key_id = self._key.key_id
+            signed.timestamp_ms = timestamp
+            signed.nonce = nonce
+            signed.signature = signature
             try:
                 return self.transport.call(method, request, response_type), sent is not None
             except (Unavailable, RateLimited) as exc:

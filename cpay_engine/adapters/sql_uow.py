@@ -9,6 +9,7 @@ result; SQLite, in process, has no round trips to save).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -99,6 +100,9 @@ TX_INSERT = (
 )
 
 
+TX_INSERT_RETURNING_SEQ = TX_INSERT + " RETURNING seq"
+
+
 def tx_values(tx: NewTransaction, receipt: ReceiptRecord | None) -> tuple[Any, ...]:
     """A new transaction's values in TX_INSERT order. Only the receipt's signature and
     key id are stored: its payload is rebuilt from the row and its postings."""
@@ -157,6 +161,18 @@ def _account(row: Sequence[Any]) -> AccountRecord:
 
 
 _ACCOUNT_COLUMNS = "id, name, user_id, currency, balance_minor, may_go_negative"
+# Every payment's statements, built once (not an f-string per call).
+_PAYMENT_ACCOUNTS = (
+    f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id IN (?, ?) AND currency = ?"
+)
+_TX_BY_ID = f"SELECT {_TX_COLUMNS} FROM transactions t WHERE t.id = ?"
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(into: str, width: int, count: int, suffix: str) -> str:
+    """INSERT INTO `into` VALUES with `count` rows of `width` placeholders, then `suffix`."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {into} VALUES {', '.join([row] * count)}{suffix}"
 
 
 class SqlUnitOfWork:
@@ -355,10 +371,7 @@ class SqlUnitOfWork:
     def payment_accounts(
         self, payer_id: str, payee_id: str, currency: str
     ) -> tuple[AccountRecord | None, AccountRecord]:
-        rows = self._c.execute(
-            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id IN (?, ?) AND currency = ?",
-            (payer_id, payee_id, currency),
-        ).fetchall()
+        rows = self._c.execute(_PAYMENT_ACCOUNTS, (payer_id, payee_id, currency)).fetchall()
         found = {row[2]: _account(row) for row in rows}
         payee = found.get(payee_id) or self.account(payee_id, currency, create=True)
         assert payee is not None
@@ -416,7 +429,7 @@ class SqlUnitOfWork:
         tx, postings, parties, audit = entry
         with self._c.pipeline():
             self._c.lock_ledger_sequence()
-            seq = int(self._one(TX_INSERT + " RETURNING seq", tx)[0])
+            seq = int(self._one(TX_INSERT_RETURNING_SEQ, tx)[0])
             self._insert_postings(seq, postings)
             self._insert_rows(
                 "tx_parties (user_id, seq, direction)",
@@ -428,11 +441,9 @@ class SqlUnitOfWork:
 
     def _insert_rows(self, into: str, rows: Sequence[Sequence[Any]], suffix: str = "") -> None:
         """One multi-row INSERT (one round trip on PostgreSQL), not one statement per row."""
-        if not rows:
-            return
-        marks = "(" + ", ".join("?" * len(rows[0])) + ")"
-        args = [value for row in rows for value in row]
-        self._c.execute(f"INSERT INTO {into} VALUES {', '.join([marks] * len(rows))}{suffix}", args)
+        if rows:
+            args = [value for row in rows for value in row]
+            self._c.execute(_insert_sql(into, len(rows[0]), len(rows), suffix), args)
 
     def _insert_postings(self, seq: int, postings: Sequence[tuple[int, int, str]]) -> None:
         self._insert_rows(
@@ -441,7 +452,7 @@ class SqlUnitOfWork:
         )
 
     def find_transaction(self, tx_id: str) -> TxRecord | None:
-        row = self._one(f"SELECT {_TX_COLUMNS} FROM transactions t WHERE t.id = ?", (tx_id,))
+        row = self._one(_TX_BY_ID, (tx_id,))
         return _tx(row) if row else None
 
     def find_own_transactions_by_prefix(

@@ -83,7 +83,7 @@ def parse_payment_id(text: str) -> str:
 def check_memo(memo: str) -> str:
     if len(memo) > MAX_MEMO_CHARS:
         raise InvalidInput(f"the memo is {len(memo)} characters; the limit is {MAX_MEMO_CHARS}")
-    if any(ch in memo for ch in "\x00"):
+    if "\x00" in memo:
         raise InvalidInput("the memo contains a NUL character; remove it")
     return memo
 

@@ -129,12 +129,12 @@ class _Order:
 def _parse_order(body: pb.PaymentRequest.Body | pb.MintDabloonsRequest.Body) -> _Order:
     if not body.payment_id:
         raise InvalidInput("the payment id is missing: the client must choose one before sending")
-    return _Order(
-        payment_id=parse_payment_id(body.payment_id),
-        recipient=parse_handle(body.recipient),
-        amount_minor=check_amount_minor(body.amount_minor),
-        currency=parse_currency(body.currency),
-        memo=check_memo(body.memo),
+    return _Order(  # payment_id, recipient, amount_minor, currency, memo
+        parse_payment_id(body.payment_id),
+        parse_handle(body.recipient),
+        check_amount_minor(body.amount_minor),
+        parse_currency(body.currency),
+        check_memo(body.memo),
     )
 
 
@@ -274,21 +274,21 @@ def _post(
             f"payment {order.payment_id} is recorded as failed. Use a new id once funds arrive.",
             details={"payment_id": order.payment_id},
         )
-    tx = NewTransaction(
-        id=order.payment_id,
-        kind=kind,
-        status=status,
-        created_at_ms=now,
-        initiator_id=ctx.user.id,
-        from_user_id=payer.id if payer else None,
-        to_user_id=payee.id,
-        from_handle=from_handle,
-        to_handle=payee.handle,
-        amount_minor=order.amount_minor,
-        currency=order.currency,
-        memo=order.memo,
-        failure_code=failure.code if failure else "",
-        failure_message=failure.message if failure else "",
+    tx = NewTransaction(  # positional (every payment): the fields in declaration order
+        order.payment_id,  # id
+        kind,
+        status,
+        now,  # created_at_ms
+        ctx.user.id,  # initiator_id
+        payer.id if payer else None,  # from_user_id
+        payee.id,  # to_user_id
+        from_handle,
+        payee.handle,  # to_handle
+        order.amount_minor,
+        order.currency,
+        order.memo,
+        failure.code if failure else "",
+        failure.message if failure else "",
     )
     parties: list[tuple[str, Direction]] = []
     if payer is not None:
