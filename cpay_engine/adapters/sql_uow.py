@@ -371,11 +371,17 @@ class SqlUnitOfWork:
     def payment_accounts(
         self, payer_id: str, payee_id: str, currency: str
     ) -> tuple[AccountRecord | None, AccountRecord]:
-        rows = self._c.execute(_PAYMENT_ACCOUNTS, (payer_id, payee_id, currency)).fetchall()
-        found = {row[2]: _account(row) for row in rows}
-        payee = found.get(payee_id) or self.account(payee_id, currency, create=True)
+        payer: AccountRecord | None = None
+        payee: AccountRecord | None = None
+        for row in self._c.execute(_PAYMENT_ACCOUNTS, (payer_id, payee_id, currency)):
+            if row[2] == payer_id:
+                payer = _account(row)
+            if row[2] == payee_id:
+                payee = _account(row)
+        if payee is None:  # the payee's first payment in this currency
+            payee = self.account(payee_id, currency, create=True)
         assert payee is not None
-        return found.get(payer_id), payee
+        return payer, payee
 
     def system_account(self, name: str, currency: str, may_go_negative: bool) -> AccountRecord:
         full = f"{name}:{currency}"

@@ -76,9 +76,9 @@ from cpay_engine.service.views import (
     PB_TO_ROLE,
     PB_TO_STATUS,
     ROLE_TO_PB,
+    fill_transaction,
     key_pb,
     stored_receipt,
-    transaction_message,
     transaction_pb,
 )
 from cpay_engine.wire import cpay_pb2 as pb
@@ -328,9 +328,8 @@ def _post(
         direction = Direction.IN
     elif payer is not None and payer.id == ctx.user.id:
         direction = Direction.OUT
-    response = response_type(
-        transaction=transaction_message(tx, seq, direction, labels, receipt), replayed=False
-    )
+    response = response_type()
+    fill_transaction(response.transaction, tx, seq, direction, labels, receipt)
     return Outcome(response, failure)
 
 

@@ -69,39 +69,39 @@ def transaction_pb(
     postings: Sequence[tuple[str, int, str]] | None = None,
     receipt: ReceiptRecord | None = None,
 ) -> pb.Transaction:
-    return transaction_message(tx, tx.seq, direction, postings, receipt)
+    msg = pb.Transaction()
+    fill_transaction(msg, tx, tx.seq, direction, postings, receipt)
+    return msg
 
 
-def transaction_message(
+def fill_transaction(
+    msg: pb.Transaction,
     tx: TxFields,
     seq: int,
     direction: Direction | None,
     postings: Sequence[tuple[str, int, str]] | None = None,
     receipt: ReceiptRecord | None = None,
-) -> pb.Transaction:
-    """`direction` is the viewer's: None (unspecified, no counterparty) when the viewer is
-    neither payer nor payee (an admin or auditor looking at someone else's). `postings`
-    are (account, amount, currency): PostingRecords or the rows just written."""
-    if direction is None:
-        counterparty = ""
-    else:
-        counterparty = tx.to_handle if direction is Direction.OUT else tx.from_handle
-    msg = pb.Transaction(
-        id=tx.id,
-        seq=seq,
-        kind=KIND_TO_PB[tx.kind],
-        status=STATUS_TO_PB[tx.status],
-        created_at_ms=tx.created_at_ms,
-        from_handle=tx.from_handle,
-        to_handle=tx.to_handle,
-        amount_minor=tx.amount_minor,
-        currency=tx.currency,
-        memo=tx.memo,
-        direction=pb.DIRECTION_UNSPECIFIED if direction is None else DIRECTION_TO_PB[direction],
-        counterparty=counterparty,
-        failure_code=tx.failure_code,
-        failure_message=tx.failure_message,
-    )
+) -> None:
+    """Write `tx` into `msg` (an empty one, often a response's own field: filled in place,
+    not built apart and copied in). `direction` is the viewer's: None (unspecified, no
+    counterparty) when the viewer is neither payer nor payee (an admin or auditor looking
+    at someone else's). `postings` are (account, amount, currency): PostingRecords or the
+    rows just written."""
+    msg.id = tx.id
+    msg.seq = seq
+    msg.kind = KIND_TO_PB[tx.kind]
+    msg.status = STATUS_TO_PB[tx.status]
+    msg.created_at_ms = tx.created_at_ms
+    msg.from_handle = tx.from_handle
+    msg.to_handle = tx.to_handle
+    msg.amount_minor = tx.amount_minor
+    msg.currency = tx.currency
+    msg.memo = tx.memo
+    if direction is not None:
+        msg.direction = DIRECTION_TO_PB[direction]
+        msg.counterparty = tx.to_handle if direction is Direction.OUT else tx.from_handle
+    msg.failure_code = tx.failure_code
+    msg.failure_message = tx.failure_message
     if postings:
         add = msg.postings.add
         for account, amount_minor, currency in postings:
@@ -111,7 +111,6 @@ def transaction_message(
         signed.key_id = receipt.key_id
         signed.payload = receipt.payload
         signed.signature = receipt.signature
-    return msg
 
 
 def stored_receipt(
