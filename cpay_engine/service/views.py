@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from cpay_engine.domain.model import Direction, Role, TxKind, TxStatus
-from cpay_engine.domain.receipts import ledger_payload
+from cpay_engine.domain.receipts import TransactionLike, ledger_payload
 from cpay_engine.service.ports import (
     KeyRecord,
     PostingRecord,
@@ -35,28 +35,14 @@ DIRECTION_TO_PB = {Direction.IN: pb.DIRECTION_IN, Direction.OUT: pb.DIRECTION_OU
 PB_TO_DIRECTION = {v: k for k, v in DIRECTION_TO_PB.items()}
 
 
-class TxFields(Protocol):
+class TxFields(TransactionLike, Protocol):
     """What an answer tells of a transaction: a stored one (TxRecord) or one just
     recorded (NewTransaction, whose seq the insert gave)."""
 
     @property
-    def id(self) -> str: ...
-    @property
     def kind(self) -> TxKind: ...
     @property
     def status(self) -> TxStatus: ...
-    @property
-    def created_at_ms(self) -> int: ...
-    @property
-    def from_handle(self) -> str: ...
-    @property
-    def to_handle(self) -> str: ...
-    @property
-    def amount_minor(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def memo(self) -> str: ...
     @property
     def failure_code(self) -> str: ...
     @property
