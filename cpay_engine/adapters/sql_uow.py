@@ -94,13 +94,10 @@ TX_INSERT_COLUMNS = (
 )
 
 
-TX_INSERT = (
+TX_INSERT = (  # the new row's seq comes back
     f"INSERT INTO transactions ({TX_INSERT_COLUMNS}) "
-    f"VALUES ({', '.join('?' * len(TX_INSERT_COLUMNS.split(',')))})"
+    f"VALUES ({', '.join('?' * len(TX_INSERT_COLUMNS.split(',')))}) RETURNING seq"
 )
-
-
-TX_INSERT_RETURNING_SEQ = TX_INSERT + " RETURNING seq"
 
 
 def tx_values(tx: NewTransaction, receipt: ReceiptRecord | None) -> tuple[Any, ...]:
@@ -435,7 +432,7 @@ class SqlUnitOfWork:
         tx, postings, parties, audit = entry
         with self._c.pipeline():
             self._c.lock_ledger_sequence()
-            seq = int(self._one(TX_INSERT_RETURNING_SEQ, tx)[0])
+            seq = int(self._one(TX_INSERT, tx)[0])
             self._insert_postings(seq, postings)
             self._insert_rows(
                 "tx_parties (user_id, seq, direction)",
